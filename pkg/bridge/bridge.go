@@ -1,0 +1,340 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options tune a Bridge. Zero values take the defaults.
+type Options struct {
+	// Owner identifies this instance in leases (default: a random id).
+	Owner string
+	// LeaseTTL is how long a lease lasts without renewal (default 10s). An
+	// instance that dies is replaced within about LeaseTTL + ScanInterval.
+	LeaseTTL time.Duration
+	// ScanInterval is how often the supervisor looks for orphaned chats
+	// (default 1s).
+	ScanInterval time.Duration
+	// StartTimeout bounds a chat stuck in Starting because its instance
+	// died mid-start (default 30s).
+	StartTimeout time.Duration
+	// DeskTimeout bounds Start, Send and End calls (default 15s).
+	DeskTimeout time.Duration
+	// MaxBackoff caps retry delays of polls and sends (default 5s) and
+	// SinkMaxBackoff those of sink deliveries (default 1m).
+	MaxBackoff     time.Duration
+	SinkMaxBackoff time.Duration
+	// HistoryHeader starts the message that carries the customer's recent
+	// conversation to the agent (default "--- 直前の会話 ---").
+	HistoryHeader string
+	Logger        *slog.Logger
+	Metrics       *Metrics
+	Now           func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Owner == "" {
+		o.Owner = NewID()
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
+	if o.ScanInterval <= 0 {
+		o.ScanInterval = time.Second
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+	if o.DeskTimeout <= 0 {
+		o.DeskTimeout = 15 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.SinkMaxBackoff <= 0 {
+		o.SinkMaxBackoff = time.Minute
+	}
+	if o.HistoryHeader == "" {
+		o.HistoryHeader = "--- 直前の会話 ---"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Bridge is the core service: it opens and closes chats, relays customer
+// messages to the desk, and (in Run) drives every chat it owns.
+type Bridge struct {
+	store Store
+	desk  Desk
+	sinks []Sink
+	opt   Options
+	log   *slog.Logger
+	hub   *hub
+
+	base    context.Context // lives until Run returns
+	stop    context.CancelFunc
+	mu      sync.Mutex
+	runners map[CustomerID]*runner
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// New returns a Bridge. Call Run to drive chats; the request methods (Open,
+// Send, Close, Next) work from any instance.
+func New(store Store, desk Desk, sinks []Sink, opt Options) *Bridge {
+	opt.defaults()
+	base, stop := context.WithCancel(context.Background())
+	return &Bridge{
+		store: store, desk: desk, sinks: sinks, opt: opt, log: opt.Logger, hub: newHub(),
+		base: base, stop: stop, runners: make(map[CustomerID]*runner),
+	}
+}
+
+// Owner is this instance's lease identity.
+func (b *Bridge) Owner() string { return b.opt.Owner }
+
+// Chat returns the customer's current chat, or ErrNoChat.
+func (b *Bridge) Chat(ctx context.Context, c CustomerID) (Chat, error) {
+	return b.store.Chat(ctx, c)
+}
+
+// Open starts a chat for v, or returns the customer's open chat with created
+// false. It returns as soon as the desk accepted the request; it does not
+// wait for an agent. A desk failure ends the new chat and wraps
+// ErrStartFailed.
+func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
+	c := v.CustomerID
+	ch, err := b.store.BeginChat(ctx, Chat{
+		Customer: c, ID: ChatID(NewID()), Desk: b.desk.Kind(), Visitor: v, CreatedAt: b.opt.Now(),
+	})
+	if errors.Is(err, ErrChatOpen) {
+		return ch, false, nil
+	}
+	if err != nil {
+		return Chat{}, false, err
+	}
+	b.adopt(c)
+	seq, err := b.store.NextSeq(ctx, c)
+	if err != nil {
+		return ch, true, b.failStart(ctx, ch, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
+	state, err := b.desk.Start(sctx, v, seq)
+	cancel()
+	if err != nil {
+		b.opt.Metrics.DeskErrors.WithLabelValues("start").Inc()
+		return ch, true, b.failStart(ctx, ch, err)
+	}
+	vis := v
+	ch, err = b.store.Commit(ctx, c, Commit{
+		Chat: ch.ID, DeskSeq: -1, Status: StatusRequested, DeskState: state,
+		Events: []Event{{ID: string(ch.ID) + ".start", Chat: ch.ID, Kind: KindStarted, Time: b.opt.Now(), Visitor: &vis}},
+	})
+	if err != nil {
+		return ch, true, fmt.Errorf("bridge: open: %w", err)
+	}
+	if len(v.History) > 0 {
+		text := b.opt.HistoryHeader + "\n" + strings.Join(v.History, "\n")
+		ev := Event{ID: string(ch.ID) + ".history", Kind: KindCustomerNote, Text: text, Source: "history"}
+		if err := b.send(ctx, ch, ev); err != nil {
+			b.log.WarnContext(ctx, "history not queued", "customer", c, "err", err)
+		}
+	}
+	b.publish(ctx, c)
+	return ch, true, nil
+}
+
+func (b *Bridge) failStart(ctx context.Context, ch Chat, cause error) error {
+	_, err := b.store.Commit(ctx, ch.Customer, Commit{
+		Chat: ch.ID, DeskSeq: -1, Status: StatusEnded, EndReason: EndStartFailed,
+		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
+			EndReason: EndStartFailed, Reason: "start_failed"}},
+	})
+	if err != nil {
+		b.log.ErrorContext(ctx, "failed chat not recorded", "customer", ch.Customer, "err", err)
+	}
+	b.publish(ctx, ch.Customer)
+	return fmt.Errorf("%w: %w", ErrStartFailed, cause)
+}
+
+// Send queues a customer's message (ev.Kind KindCustomerMessage or
+// KindCustomerNote, ev.Text) for the agent. It returns once the message is
+// stored; the instance that owns the chat delivers it, in order, as soon as
+// an agent has accepted. ErrNoChat or ErrChatClosed when no chat is open.
+func (b *Bridge) Send(ctx context.Context, c CustomerID, ev Event) error {
+	ch, err := b.store.Chat(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !ch.Status.Open() {
+		return ErrChatClosed
+	}
+	if ev.Kind == "" {
+		ev.Kind = KindCustomerMessage
+	}
+	if err := b.send(ctx, ch, ev); err != nil {
+		return err
+	}
+	b.publish(ctx, c)
+	return nil
+}
+
+func (b *Bridge) send(ctx context.Context, ch Chat, ev Event) error {
+	if ev.ID == "" {
+		ev.ID = string(ch.ID) + ".c" + NewID()
+	}
+	ev.Chat = ch.ID
+	if ev.Time.IsZero() {
+		ev.Time = b.opt.Now()
+	}
+	_, err := b.store.Enqueue(ctx, ch.Customer, ch.ID, ev)
+	return err
+}
+
+// Close ends the customer's open chat: at the desk (best effort, bounded by
+// DeskTimeout) and in the store, with an ended event for every consumer.
+// Closing a chat that is not open is a no-op; ErrNoChat if there never was one.
+func (b *Bridge) Close(ctx context.Context, c CustomerID, reason EndReason) error {
+	ch, err := b.store.Chat(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !ch.Status.Open() {
+		return nil
+	}
+	if ch.DeskState != nil {
+		if seq, err := b.store.NextSeq(ctx, c); err == nil {
+			ectx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
+			err = b.desk.End(ectx, ch.DeskState, seq)
+			cancel()
+			if err != nil && !errors.Is(err, ErrSessionGone) {
+				b.opt.Metrics.DeskErrors.WithLabelValues("end").Inc()
+				b.log.WarnContext(ctx, "desk end failed", "customer", c, "err", err)
+			}
+		}
+	}
+	if err := b.end(ctx, ch, "", reason, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// end records the end of chat ch (once: an ended chat stays as it ended).
+func (b *Bridge) end(ctx context.Context, ch Chat, owner string, reason EndReason, detail string) error {
+	_, err := b.store.Commit(ctx, ch.Customer, Commit{
+		Chat: ch.ID, Owner: owner, DeskSeq: -1, Status: StatusEnded, EndReason: reason, ClearFile: true,
+		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
+			EndReason: reason, Reason: detail}},
+	})
+	if err != nil {
+		return fmt.Errorf("bridge: end chat: %w", err)
+	}
+	b.publish(ctx, ch.Customer)
+	return nil
+}
+
+// Upload hands a file the agent asked for to the desk.
+func (b *Bridge) Upload(ctx context.Context, c CustomerID, name, contentType string, r io.Reader) error {
+	ch, err := b.store.Chat(ctx, c)
+	if err != nil {
+		return err
+	}
+	fu, ok := b.desk.(FileUploader)
+	if !ok || ch.FileRequest == nil || !ch.Status.Open() {
+		return ErrNoFileRequested
+	}
+	uctx, cancel := context.WithTimeout(ctx, 2*b.opt.DeskTimeout)
+	defer cancel()
+	if err := fu.Upload(uctx, ch.DeskState, *ch.FileRequest, name, contentType, r); err != nil {
+		b.opt.Metrics.DeskErrors.WithLabelValues("upload").Inc()
+		return fmt.Errorf("bridge: upload: %w", err)
+	}
+	_, err = b.store.Commit(ctx, c, Commit{Chat: ch.ID, DeskSeq: -1, ClearFile: true, Events: []Event{{
+		ID: string(ch.ID) + ".f" + NewID(), Chat: ch.ID, Kind: KindCustomerNote, Time: b.opt.Now(),
+		Text: "[file: " + name + "]", Source: "upload",
+	}}})
+	if err != nil {
+		return fmt.Errorf("bridge: upload: %w", err)
+	}
+	b.publish(ctx, c)
+	return nil
+}
+
+// Next takes the next event accepted by accept from the customer's pull
+// cursor (the one /messages uses), waiting up to wait for one. Events that
+// accept rejects are passed over. Each event is taken once, whatever the
+// number of concurrent callers.
+func (b *Bridge) Next(ctx context.Context, c CustomerID, wait time.Duration, accept func(Event) bool) (Event, bool, error) {
+	const consumer = "pull"
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		woke, stop := b.hub.watch(c)
+		ev, ok, progressed, err := b.take(ctx, c, consumer, accept)
+		if err != nil || ok {
+			stop()
+			return ev, ok, err
+		}
+		if progressed {
+			stop()
+			continue
+		}
+		select {
+		case <-woke:
+			stop()
+		case <-timer.C:
+			stop()
+			return Event{}, false, nil
+		case <-ctx.Done():
+			stop()
+			return Event{}, false, ctx.Err()
+		}
+	}
+}
+
+func (b *Bridge) take(ctx context.Context, c CustomerID, consumer string, accept func(Event) bool) (Event, bool, bool, error) {
+	cur, _, err := b.store.Cursor(ctx, c, consumer)
+	if err != nil {
+		return Event{}, false, false, err
+	}
+	evs, err := b.store.Read(ctx, c, cur, 32)
+	if err != nil || len(evs) == 0 {
+		return Event{}, false, false, err
+	}
+	for _, ev := range evs {
+		moved, err := b.store.Advance(ctx, c, consumer, cur, ev.Cursor)
+		if err != nil {
+			return Event{}, false, false, err
+		}
+		if !moved { // another caller took it; start over
+			return Event{}, false, true, nil
+		}
+		cur = ev.Cursor
+		if accept(ev) {
+			return ev, true, true, nil
+		}
+	}
+	return Event{}, false, true, nil
+}
+
+// publish tells every instance (this one included) that c changed.
+func (b *Bridge) publish(ctx context.Context, c CustomerID) {
+	b.hub.notify(c)
+	b.poke(c)
+	if err := b.store.Publish(ctx, c); err != nil {
+		b.log.WarnContext(ctx, "notify failed", "customer", c, "err", err)
+	}
+}

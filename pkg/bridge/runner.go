@@ -1,0 +1,531 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// runner drives one customer on the instance that holds its lease: the
+// desk poll loop in run, and on-demand drains of the outbox and of each
+// sink's cursor. All of them stop when ctx ends; run waits for them.
+type runner struct {
+	b      *Bridge
+	c      CustomerID
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+
+	mu         sync.Mutex
+	stopped    bool
+	wg         sync.WaitGroup
+	pollCancel context.CancelFunc
+	pollChat   ChatID
+	pollAbort  bool
+
+	outbox *drainer
+	sinks  []*drainer
+}
+
+func newRunner(b *Bridge, c CustomerID) *runner {
+	ctx, cancel := context.WithCancel(b.base)
+	r := &runner{b: b, c: c, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
+	r.outbox = &drainer{r: r, fn: r.drainOutbox}
+	for _, s := range b.sinks {
+		s := s
+		r.sinks = append(r.sinks, &drainer{r: r, fn: func(ctx context.Context) { r.drainSink(ctx, s) }})
+	}
+	return r
+}
+
+// poke reacts to a change of the customer's state.
+func (r *runner) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	r.kickAll()
+}
+
+func (r *runner) kickAll() {
+	r.outbox.kick()
+	for _, d := range r.sinks {
+		d.kick()
+	}
+}
+
+// run is the poll loop. It reports whether it finished the customer (lease
+// released, nothing left to do) rather than being stopped.
+func (r *runner) run() (released bool) {
+	b := r.b
+	defer func() {
+		r.cancel()
+		r.mu.Lock()
+		r.stopped = true
+		r.mu.Unlock()
+		r.wg.Wait()
+	}()
+	fails := 0
+	for r.ctx.Err() == nil {
+		ch, err := b.store.Chat(r.ctx, r.c)
+		if errors.Is(err, ErrNoChat) {
+			return r.release()
+		}
+		if err != nil {
+			fails++
+			b.log.WarnContext(r.ctx, "load chat failed", "customer", r.c, "err", err)
+			sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
+			continue
+		}
+		switch ch.Status {
+		case StatusEnded:
+			if r.finish(ch) {
+				return true
+			}
+			continue
+		case StatusStarting:
+			if b.opt.Now().Sub(ch.CreatedAt) > b.opt.StartTimeout {
+				if err := b.end(r.ctx, ch, b.opt.Owner, EndStartFailed, "start timed out"); err != nil {
+					sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
+				}
+				continue
+			}
+			r.waitWake(time.Second)
+			continue
+		}
+		r.kickAll()
+		batch, err := r.poll(ch)
+		if r.ctx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			if r.aborted() {
+				continue
+			}
+			switch {
+			case errors.Is(err, ErrSessionGone):
+				b.opt.Metrics.Polls.WithLabelValues("gone").Inc()
+				b.log.InfoContext(r.ctx, "desk session gone", "customer", r.c, "chat", ch.ID, "err", err)
+				_ = b.end(r.ctx, ch, b.opt.Owner, EndExpired, err.Error())
+			case errors.Is(err, ErrChatTerminated):
+				b.opt.Metrics.Polls.WithLabelValues("terminated").Inc()
+				b.log.WarnContext(r.ctx, "desk terminated the chat", "customer", r.c, "chat", ch.ID, "err", err)
+				r.endAtDesk(ch)
+				_ = b.end(r.ctx, ch, b.opt.Owner, EndDeskError, err.Error())
+			default:
+				fails++
+				b.opt.Metrics.Polls.WithLabelValues("error").Inc()
+				b.opt.Metrics.DeskErrors.WithLabelValues("receive").Inc()
+				b.log.WarnContext(r.ctx, "desk receive failed", "customer", r.c, "attempt", fails, "err", err)
+				sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
+			}
+			continue
+		}
+		fails = 0
+		if len(batch.Events) == 0 && batch.State == nil {
+			b.opt.Metrics.Polls.WithLabelValues("empty").Inc()
+			continue
+		}
+		b.opt.Metrics.Polls.WithLabelValues("events").Inc()
+		if _, err := b.store.Commit(r.ctx, r.c, r.commitFor(ch, batch)); err != nil {
+			if errors.Is(err, ErrFenced) {
+				b.log.WarnContext(r.ctx, "lease lost while storing a batch", "customer", r.c)
+				return false
+			}
+			if !errors.Is(err, ErrStale) {
+				// Not acknowledged: the desk redelivers the batch.
+				fails++
+				b.log.ErrorContext(r.ctx, "store batch failed", "customer", r.c, "err", err)
+				sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
+			}
+			continue
+		}
+		b.publish(r.ctx, r.c)
+	}
+	return false
+}
+
+func (r *runner) poll(ch Chat) (Batch, error) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	r.mu.Lock()
+	r.pollCancel, r.pollChat, r.pollAbort = cancel, ch.ID, false
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.pollCancel = nil
+		r.mu.Unlock()
+	}()
+	return r.b.desk.Receive(ctx, ch.DeskState)
+}
+
+// checkPoll aborts the poll in flight if the chat it polls is over.
+func (r *runner) checkPoll(ch Chat) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pollCancel != nil && (ch.ID != r.pollChat || !ch.Status.Open()) {
+		r.pollAbort = true
+		r.pollCancel()
+	}
+}
+
+func (r *runner) aborted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pollAbort
+}
+
+func (r *runner) waitWake(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.wake:
+	case <-t.C:
+	case <-r.ctx.Done():
+	}
+}
+
+func (r *runner) endAtDesk(ch Chat) {
+	seq, err := r.b.store.NextSeq(r.ctx, r.c)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.b.opt.DeskTimeout)
+	defer cancel()
+	_ = r.b.desk.End(ctx, ch.DeskState, seq)
+}
+
+// commitFor turns a desk batch into a commit: stable event ids, and the
+// chat's status derived from the events.
+func (r *runner) commitFor(ch Chat, batch Batch) Commit {
+	now := r.b.opt.Now()
+	cm := Commit{Chat: ch.ID, Owner: r.b.opt.Owner, DeskSeq: batch.Seq, DeskState: batch.State}
+	for i, e := range batch.Events {
+		if e.ID == "" {
+			e.ID = strconv.FormatInt(batch.Seq, 10) + "." + strconv.Itoa(i)
+		}
+		e.ID = string(ch.ID) + "." + e.ID
+		e.Chat = ch.ID
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		switch e.Kind {
+		case KindAgentJoined, KindTransferred:
+			if cm.Status != StatusEnded {
+				cm.Status = StatusEstablished
+			}
+			if e.AgentName != "" {
+				cm.AgentName = e.AgentName
+			}
+		case KindFileRequested:
+			cm.FileRequest, cm.ClearFile = e.File, false
+		case KindFileResult:
+			cm.FileRequest, cm.ClearFile = nil, true
+		case KindEnded:
+			if e.EndReason == "" {
+				e.EndReason = EndByAgent
+			}
+			cm.Status, cm.EndReason, cm.ClearFile = StatusEnded, e.EndReason, true
+		case KindRequestFailed:
+			cm.Status, cm.EndReason, cm.ClearFile = StatusEnded, EndRequestFail, true
+		}
+		cm.Events = append(cm.Events, e)
+	}
+	return cm
+}
+
+// finish delivers what is left of an ended chat to the sinks, then lets the
+// customer go. It reports false if the customer has a new chat to drive.
+func (r *runner) finish(ch Chat) bool {
+	b := r.b
+	for _, d := range r.sinks {
+		d.kick()
+	}
+	for _, d := range r.sinks {
+		if !d.waitIdle(r.ctx) {
+			return false
+		}
+	}
+	if err := b.store.Deactivate(r.ctx, r.c); err != nil {
+		sleep(r.ctx, b.opt.MaxBackoff)
+		return false
+	}
+	now, err := b.store.Chat(r.ctx, r.c)
+	if err != nil || now.ID != ch.ID || now.Status.Open() {
+		// Reopened meanwhile: stay active and drive the new chat.
+		_, _ = b.store.Renew(r.ctx, b.opt.Owner, []CustomerID{r.c}, b.opt.LeaseTTL)
+		return false
+	}
+	// A sink may have been kicked by an event appended after the wait.
+	for _, d := range r.sinks {
+		if d.busy() {
+			_, _ = b.store.Renew(r.ctx, b.opt.Owner, []CustomerID{r.c}, b.opt.LeaseTTL)
+			return false
+		}
+	}
+	return r.release()
+}
+
+func (r *runner) release() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = r.b.store.Deactivate(ctx, r.c)
+	if err := r.b.store.Release(ctx, r.c, r.b.opt.Owner, false); err != nil {
+		r.b.log.Warn("lease release failed", "customer", r.c, "err", err)
+	}
+	return true
+}
+
+// drainOutbox sends the customer's queued messages, in order, once an agent
+// has accepted. It also notices a chat that ended elsewhere.
+func (r *runner) drainOutbox(ctx context.Context) {
+	b := r.b
+	fails := 0
+	for ctx.Err() == nil {
+		ch, err := b.store.Chat(ctx, r.c)
+		if err != nil {
+			return
+		}
+		r.checkPoll(ch)
+		if ch.Status != StatusEstablished {
+			return
+		}
+		o, ok, err := b.store.OutboxHead(ctx, r.c)
+		if err != nil || !ok {
+			return
+		}
+		sctx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
+		err = b.desk.Send(sctx, ch.DeskState, o.Seq, o.Text)
+		cancel()
+		switch {
+		case err == nil:
+			fails = 0
+			b.opt.Metrics.Sent.Inc()
+			if err := b.store.OutboxDone(ctx, r.c, o); err != nil {
+				return
+			}
+		case errors.Is(err, ErrPermanent):
+			b.log.ErrorContext(ctx, "desk refused a customer message; dropped", "customer", r.c, "message", o.ID, "err", err)
+			if err := b.store.OutboxDone(ctx, r.c, o); err != nil {
+				return
+			}
+		case errors.Is(err, ErrSessionGone), errors.Is(err, ErrChatTerminated):
+			r.poke() // the poll loop finds out and ends the chat
+			return
+		case errors.Is(err, ErrNotEstablished):
+			r.retryLater(r.outbox, time.Second)
+			return
+		default:
+			fails++
+			b.opt.Metrics.DeskErrors.WithLabelValues("send").Inc()
+			b.log.WarnContext(ctx, "desk send failed", "customer", r.c, "attempt", fails, "err", err)
+			if fails >= 5 {
+				r.retryLater(r.outbox, b.opt.MaxBackoff)
+				return
+			}
+			sleep(ctx, backoff(fails, b.opt.MaxBackoff))
+		}
+	}
+}
+
+func (r *runner) retryLater(d *drainer, after time.Duration) {
+	time.AfterFunc(after, d.kick)
+}
+
+// drainSink delivers the customer's events to s from its cursor until it
+// has caught up, retrying failures with backoff.
+func (r *runner) drainSink(ctx context.Context, s Sink) {
+	b := r.b
+	name := s.Name()
+	fails := 0
+	for ctx.Err() == nil {
+		cur, plan, err := b.store.Cursor(ctx, r.c, name)
+		if err != nil {
+			fails++
+			sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+			continue
+		}
+		var evs []Event
+		if plan != nil && plan.From == cur {
+			evs, err = r.readRange(ctx, plan.From, plan.To, s)
+			if err != nil {
+				fails++
+				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+				continue
+			}
+		} else {
+			raw, err := b.store.Read(ctx, r.c, cur, 64)
+			if err != nil {
+				fails++
+				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+				continue
+			}
+			if len(raw) == 0 {
+				return // caught up
+			}
+			for _, ev := range raw {
+				if s.Accepts(ev) {
+					evs = append(evs, ev)
+				}
+			}
+			if len(evs) == 0 {
+				if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
+					sleep(ctx, backoff(1, b.opt.SinkMaxBackoff))
+				}
+				continue
+			}
+			n := min(max(s.Batch(evs), 1), len(evs))
+			evs = evs[:n]
+			plan = &Plan{From: cur, To: evs[n-1].Cursor, Key: NewUUID()}
+			if err := b.store.SavePlan(ctx, r.c, name, *plan); err != nil {
+				fails++
+				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+				continue
+			}
+		}
+		ch, _ := b.store.Chat(ctx, r.c)
+		err = s.Deliver(ctx, Delivery{
+			Customer: r.c, Chat: ch, Events: evs, Key: plan.Key,
+			Transcript: func(ctx context.Context, id ChatID) ([]Event, error) { return b.store.Transcript(ctx, r.c, id) },
+		})
+		if err != nil && !errors.Is(err, ErrPermanent) {
+			if ctx.Err() != nil {
+				return
+			}
+			fails++
+			b.log.WarnContext(ctx, "sink delivery failed", "sink", name, "customer", r.c, "attempt", fails, "err", err)
+			sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+			continue
+		}
+		if err != nil {
+			b.log.ErrorContext(ctx, "sink refused events; dropped", "sink", name, "customer", r.c, "events", len(evs), "err", err)
+		} else {
+			now := b.opt.Now()
+			for _, ev := range evs {
+				b.opt.Metrics.RelayLatency.WithLabelValues(name).Observe(now.Sub(ev.Time).Seconds())
+			}
+			b.opt.Metrics.Relayed.WithLabelValues(name).Add(float64(len(evs)))
+		}
+		fails = 0
+		if _, err := b.store.Advance(ctx, r.c, name, plan.From, plan.To); err != nil {
+			sleep(ctx, backoff(1, b.opt.SinkMaxBackoff))
+		}
+	}
+}
+
+// readRange returns the events in (from, to] that s accepts.
+func (r *runner) readRange(ctx context.Context, from, to string, s Sink) ([]Event, error) {
+	var out []Event
+	cur := from
+	for {
+		raw, err := r.b.store.Read(ctx, r.c, cur, 64)
+		if err != nil {
+			return nil, err
+		}
+		if len(raw) == 0 {
+			return out, nil
+		}
+		for _, ev := range raw {
+			if cmpID(ev.Cursor, to) > 0 {
+				return out, nil
+			}
+			if s.Accepts(ev) {
+				out = append(out, ev)
+			}
+			cur = ev.Cursor
+		}
+	}
+}
+
+// cmpID compares two stream ids ("ms-seq").
+func cmpID(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ai, _ := strconv.ParseUint(am, 10, 64)
+	bi, _ := strconv.ParseUint(bm, 10, 64)
+	if ai != bi {
+		if ai < bi {
+			return -1
+		}
+		return 1
+	}
+	x, _ := strconv.ParseUint(as, 10, 64)
+	y, _ := strconv.ParseUint(bs, 10, 64)
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// drainer runs fn in a goroutine owned by the runner, at most one at a time;
+// a kick while it runs makes it run once more.
+type drainer struct {
+	r       *runner
+	fn      func(context.Context)
+	mu      sync.Mutex
+	running bool
+	again   bool
+	idle    chan struct{} // closed when not running
+}
+
+func (d *drainer) kick() {
+	r := d.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		d.again = true
+		return
+	}
+	d.running, d.again = true, false
+	d.idle = make(chan struct{})
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			d.fn(r.ctx)
+			d.mu.Lock()
+			if !d.again || r.ctx.Err() != nil {
+				d.running = false
+				close(d.idle)
+				d.mu.Unlock()
+				return
+			}
+			d.again = false
+			d.mu.Unlock()
+		}
+	}()
+}
+
+func (d *drainer) busy() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.running
+}
+
+// waitIdle waits until the drainer is not running; false if ctx ended.
+func (d *drainer) waitIdle(ctx context.Context) bool {
+	d.mu.Lock()
+	idle := d.idle
+	running := d.running
+	d.mu.Unlock()
+	if !running || idle == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-idle:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}

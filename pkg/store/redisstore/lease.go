@@ -1,0 +1,148 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/line-sf-bridge/bridge/pkg/bridge"
+)
+
+// Acquire implements bridge.LeaseStore.
+func (s *Store) Acquire(ctx context.Context, c bridge.CustomerID, owner string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.key(c, "lease"), owner, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: acquire lease: %w", err)
+	}
+	if ok {
+		hint := float64(s.now().Add(ttl).UnixMilli())
+		if err := s.rdb.ZAddXX(ctx, s.activeKey(), redis.Z{Score: hint, Member: string(c)}).Err(); err != nil {
+			return true, fmt.Errorf("redisstore: lease hint: %w", err)
+		}
+	}
+	return ok, nil
+}
+
+// Renew implements bridge.LeaseStore.
+func (s *Store) Renew(ctx context.Context, owner string, cs []bridge.CustomerID, ttl time.Duration) ([]bridge.CustomerID, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	ttlMS := strconv.FormatInt(ttl.Milliseconds(), 10)
+	hint := float64(s.now().Add(ttl).UnixMilli())
+	cmds := make([]*redis.Cmd, len(cs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range cs {
+			cmds[i] = renewScript.EvalSha(ctx, p, []string{s.key(c, "lease")}, owner, ttlMS)
+		}
+		return nil
+	})
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := renewScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("redisstore: load renew script: %w", err)
+		}
+		return s.Renew(ctx, owner, cs, ttl)
+	}
+	if err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("redisstore: renew leases: %w", err)
+	}
+	var lost []bridge.CustomerID
+	var kept []redis.Z
+	for i, cmd := range cmds {
+		if n, _ := cmd.Int(); n == 1 {
+			kept = append(kept, redis.Z{Score: hint, Member: string(cs[i])})
+		} else {
+			lost = append(lost, cs[i])
+		}
+	}
+	if len(kept) > 0 {
+		if err := s.rdb.ZAddXX(ctx, s.activeKey(), kept...).Err(); err != nil {
+			return lost, fmt.Errorf("redisstore: lease hints: %w", err)
+		}
+	}
+	return lost, nil
+}
+
+// Release implements bridge.LeaseStore.
+func (s *Store) Release(ctx context.Context, c bridge.CustomerID, owner string, active bool) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.key(c, "lease")}, owner).Err(); err != nil {
+		return fmt.Errorf("redisstore: release lease: %w", err)
+	}
+	if active {
+		if err := s.rdb.ZAddXX(ctx, s.activeKey(), redis.Z{Score: 0, Member: string(c)}).Err(); err != nil {
+			return fmt.Errorf("redisstore: release hint: %w", err)
+		}
+	}
+	return nil
+}
+
+// Deactivate implements bridge.LeaseStore.
+func (s *Store) Deactivate(ctx context.Context, c bridge.CustomerID) error {
+	if err := s.rdb.ZRem(ctx, s.activeKey(), string(c)).Err(); err != nil {
+		return fmt.Errorf("redisstore: deactivate: %w", err)
+	}
+	return nil
+}
+
+// Orphans implements bridge.LeaseStore.
+func (s *Store) Orphans(ctx context.Context, limit int) ([]bridge.CustomerID, error) {
+	now := strconv.FormatInt(s.now().UnixMilli(), 10)
+	v, err := s.rdb.ZRangeByScore(ctx, s.activeKey(), &redis.ZRangeBy{Min: "-inf", Max: now, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: orphans: %w", err)
+	}
+	out := make([]bridge.CustomerID, len(v))
+	for i, c := range v {
+		out[i] = bridge.CustomerID(c)
+	}
+	return out, nil
+}
+
+// ActiveCount implements bridge.LeaseStore.
+func (s *Store) ActiveCount(ctx context.Context) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, s.activeKey()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: active count: %w", err)
+	}
+	return n, nil
+}
+
+// Publish implements bridge.Notifier.
+func (s *Store) Publish(ctx context.Context, c bridge.CustomerID) error {
+	if err := s.rdb.Publish(ctx, s.prefix+"notify", string(c)).Err(); err != nil {
+		return fmt.Errorf("redisstore: publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe implements bridge.Notifier.
+func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID)) (func() error, error) {
+	ps := s.rdb.Subscribe(ctx, s.prefix+"notify")
+	if _, err := ps.Receive(ctx); err != nil {
+		_ = ps.Close()
+		return nil, fmt.Errorf("redisstore: subscribe: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ch := ps.Channel(redis.WithChannelSize(1024))
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-ch:
+				if !ok {
+					return
+				}
+				fn(bridge.CustomerID(m.Payload))
+			}
+		}
+	}()
+	return func() error {
+		<-done
+		return ps.Close()
+	}, nil
+}
