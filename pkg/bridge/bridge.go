@@ -215,19 +215,23 @@ func (b *Bridge) Close(ctx context.Context, c CustomerID, reason EndReason) erro
 	if !ch.Status.Open() {
 		return nil
 	}
-	if ch.DeskState != nil {
-		if seq, err := b.store.NextSeq(ctx, c); err == nil {
-			ectx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
-			err = b.desk.End(ectx, ch.DeskState, seq)
-			cancel()
-			if err != nil && !errors.Is(err, ErrSessionGone) {
-				b.opt.Metrics.DeskErrors.WithLabelValues("end").Inc()
-				b.log.WarnContext(ctx, "desk end failed", "customer", c, "err", err)
-			}
-		}
-	}
+	// Record the end first, so the poll that the desk's ChatEnd cuts short
+	// (403) cannot report the chat as expired.
 	if err := b.end(ctx, ch, "", reason, ""); err != nil {
 		return err
+	}
+	if ch.DeskState == nil {
+		return nil
+	}
+	seq, err := b.store.NextSeq(ctx, c)
+	if err != nil {
+		return nil // ended here; the desk session times out by itself
+	}
+	ectx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
+	defer cancel()
+	if err := b.desk.End(ectx, ch.DeskState, seq); err != nil && !errors.Is(err, ErrSessionGone) {
+		b.opt.Metrics.DeskErrors.WithLabelValues("end").Inc()
+		b.log.WarnContext(ctx, "desk end failed", "customer", c, "err", err)
 	}
 	return nil
 }

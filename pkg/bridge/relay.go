@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -23,7 +22,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	scan := time.NewTicker(b.opt.ScanInterval)
 	defer scan.Stop()
-	renew := time.NewTicker(b.opt.LeaseTTL / 3)
+	renew := time.NewTicker(b.opt.LeaseTTL / 4)
 	defer renew.Stop()
 	lastRenew := b.opt.Now()
 	b.scan(ctx)
@@ -38,7 +37,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-renew.C:
 			if b.renew(ctx) {
 				lastRenew = b.opt.Now()
-			} else if b.opt.Now().Sub(lastRenew) > b.opt.LeaseTTL*4/5 {
+			} else if b.opt.Now().Sub(lastRenew) >= b.opt.LeaseTTL/2 {
 				// Leases may have lapsed: stop before someone else starts.
 				b.log.ErrorContext(ctx, "lease renewal failing; stopping owned chats")
 				b.stopAll()
@@ -67,7 +66,7 @@ func (b *Bridge) renew(ctx context.Context) bool {
 		cs = append(cs, c)
 	}
 	b.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, b.opt.LeaseTTL/3)
+	rctx, cancel := context.WithTimeout(ctx, b.opt.LeaseTTL/4)
 	defer cancel()
 	lost, err := b.store.Renew(rctx, b.opt.Owner, cs, b.opt.LeaseTTL)
 	if err != nil {
@@ -187,5 +186,3 @@ func backoff(n int, max time.Duration) time.Duration {
 	j := time.Duration(rand.Int64N(int64(d)/5 + 1))
 	return d - d/10 + j
 }
-
-var errStopped = errors.New("bridge: stopped")

@@ -410,7 +410,12 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 			b.opt.Metrics.Relayed.WithLabelValues(name).Add(float64(len(evs)))
 		}
 		fails = 0
-		if _, err := b.store.Advance(ctx, r.c, name, plan.From, plan.To); err != nil {
+		// Delivered: record it even if we are stopping, so a graceful
+		// restart does not deliver it again.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_, err = b.store.Advance(actx, r.c, name, plan.From, plan.To)
+		cancel()
+		if err != nil {
 			sleep(ctx, backoff(1, b.opt.SinkMaxBackoff))
 		}
 	}
