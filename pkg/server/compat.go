@@ -161,8 +161,10 @@ func (s *Server) handleInit(c echo.Context) error {
 	case !created:
 		return s.writeReply(c, http.StatusOK, replyOK)
 	}
-	ev, got, err := s.core.Next(ctx, cid, s.opt.InitWait, pullable)
-	if err != nil && ctx.Err() == nil {
+	wctx, cancel := s.waitCtx(c)
+	defer cancel()
+	ev, got, err := s.core.Next(wctx, cid, s.opt.InitWait, pullable)
+	if err != nil && wctx.Err() == nil {
 		return s.unavailable(c, err)
 	}
 	if !got {
@@ -185,12 +187,17 @@ func (s *Server) handleMessages(c echo.Context) error {
 		}
 		return s.unavailable(c, err)
 	}
-	ev, got, err := s.core.Next(ctx, cid, s.opt.MessagesWait, pullable)
+	wctx, cancel := s.waitCtx(c)
+	defer cancel()
+	ev, got, err := s.core.Next(wctx, cid, s.opt.MessagesWait, pullable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // the caller went away
 		}
-		return s.unavailable(c, err)
+		if wctx.Err() == nil {
+			return s.unavailable(c, err)
+		}
+		got = false // draining: answer as if nothing came
 	}
 	if !got {
 		return s.writeReply(c, http.StatusOK, replyNull)

@@ -65,6 +65,9 @@ type Server struct {
 	opt  Options
 	log  *slog.Logger
 	e    *echo.Echo
+
+	drainCtx context.Context // cancelled by Drain
+	drain    context.CancelFunc
 }
 
 // New builds the server.
@@ -85,8 +88,21 @@ func New(core Core, opt Options) *Server {
 		opt.Gatherer = prometheus.DefaultGatherer
 	}
 	s := &Server{core: core, opt: opt, log: opt.Logger}
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.e = s.routes()
 	return s
+}
+
+// Drain makes waiting /messages and /init calls answer at once (null, as
+// after MESSAGES_WAIT), so a shutdown does not wait for long polls: the
+// caller polls again and reaches another instance.
+func (s *Server) Drain() { s.drain() }
+
+// waitCtx is the request context, also cancelled by Drain.
+func (s *Server) waitCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(c.Request().Context())
+	stop := context.AfterFunc(s.drainCtx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // Handler returns the HTTP handler.
@@ -305,11 +321,11 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelError
-			} else if v.URI == "/healthz" || v.URI == "/readyz" || v.URI == "/metrics" {
+			} else if v.URI == "/healthz" || v.URI == "/readyz" || v.URI == "/metrics" || strings.HasPrefix(v.URI, "/sim/chat/") {
 				level = slog.LevelDebug
 			}
 			attrs := []slog.Attr{
-				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.String("method", v.Method), slog.String("uri", redactURI(v.URI)), slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID), slog.String("ip", v.RemoteIP),
 			}
 			if v.Error != nil {
@@ -319,4 +335,14 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// redactURI hides Live Agent session keys (DELETE SessionId/{key}) that the
+// embedded simulator's requests carry in their path.
+func redactURI(u string) string {
+	const p = "/chat/rest/System/SessionId/"
+	if i := strings.Index(u, p); i >= 0 {
+		return u[:i+len(p)] + "***"
+	}
+	return u
 }

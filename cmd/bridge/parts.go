@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/line-sf-bridge/bridge/pkg/bridge"
+	"github.com/line-sf-bridge/bridge/pkg/config"
+	"github.com/line-sf-bridge/bridge/pkg/line"
+	"github.com/line-sf-bridge/bridge/pkg/store/redisstore"
+)
+
+// parts are the optional pieces: the LINE channel and the event webhooks.
+type parts struct {
+	sinks   []bridge.Sink
+	webhook http.Handler
+	admin   func(*echo.Group)
+	runners map[string]func(context.Context) error
+	attach  func(*bridge.Bridge) error // gives the parts the bridge once it exists
+	closers []func()
+}
+
+func (p *parts) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+func lineConfig(cfg *config.Config) line.Config {
+	l := cfg.LINE
+	return line.Config{
+		ChannelSecret: l.ChannelSecret, ChannelToken: l.ChannelToken,
+		APIBaseURL: l.APIBaseURL, DataAPIBaseURL: l.DataAPIBaseURL, ForwardURL: l.ForwardURL,
+		HandoverKeywords: l.HandoverKeywords, EndKeywords: l.EndKeywords,
+		HandoverPostback: l.HandoverPostback, EndPostback: l.EndPostback,
+		NoticeLanguage: l.NoticeLanguage, HistoryLines: l.HistoryLines,
+	}
+}
+
+func newParts(_ context.Context, cfg *config.Config, _ redis.UniversalClient, store *redisstore.Store, _ prometheus.Registerer, log *slog.Logger) (*parts, error) {
+	p := &parts{runners: map[string]func(context.Context) error{}}
+	lc := lineConfig(cfg)
+	llog := log.With("component", "line")
+	if lc.ChannelToken != "" {
+		push, err := line.NewPusher(lc, llog)
+		if err != nil {
+			return nil, fmt.Errorf("LINE push relay: %w", err)
+		}
+		read, err := line.NewReadMarker(lc, llog)
+		if err != nil {
+			return nil, fmt.Errorf("LINE read marker: %w", err)
+		}
+		p.sinks = append(p.sinks, push, read)
+		log.Info("LINE push relay on")
+	}
+	var attach []func(*bridge.Bridge) error
+	if lc.ChannelSecret != "" {
+		attach = append(attach, func(b *bridge.Bridge) error {
+			wh, err := line.NewWebhook(lc, b, store, llog)
+			if err != nil {
+				return fmt.Errorf("LINE webhook: %w", err)
+			}
+			p.webhook = wh
+			p.closers = append(p.closers, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = wh.Close(ctx)
+			})
+			log.Info("LINE webhook on", "path", "/line/webhook")
+			return nil
+		})
+	}
+	p.attach = func(b *bridge.Bridge) error {
+		for _, f := range attach {
+			if err := f(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return p, nil
+}
