@@ -16,6 +16,9 @@ import (
 	"github.com/line-sf-bridge/bridge/pkg/desk/liveagent/lasim"
 )
 
+// demoSim is the embedded simulator in demo mode.
+var demoSim *lasim.Sim
+
 // newDesk builds the agent side. In demo mode it is the Live Agent simulator,
 // mounted on the bridge's own server under /sim.
 func newDesk(cfg *config.Config, base string, routes *[]func(*echo.Echo), st *stack, log *slog.Logger) (bridge.Desk, func(context.Context) error, error) {
@@ -31,7 +34,8 @@ func newDesk(cfg *config.Config, base string, routes *[]func(*echo.Echo), st *st
 	}}
 	if cfg.Demo {
 		sim := lasim.New(lasim.Options{
-			HoldTime: 20 * time.Second, ClientPollTimeout: 40 * time.Second, BaseURL: base + "/sim",
+			AgentName: "佐藤 (Salesforce)",
+			HoldTime:  20 * time.Second, ClientPollTimeout: 40 * time.Second, BaseURL: base + "/sim",
 			Logger: log.With("component", "liveagent-sim"),
 		})
 		st.add(func() { _ = sim.Close() })
@@ -39,6 +43,7 @@ func newDesk(cfg *config.Config, base string, routes *[]func(*echo.Echo), st *st
 		*routes = append(*routes, func(e *echo.Echo) {
 			e.Any("/sim/*", echo.WrapHandler(h))
 		})
+		demoSim = sim
 		host = base + "/sim"
 		la := &cfg.LiveAgent
 		for _, f := range []struct {

@@ -95,10 +95,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	base := "http://" + hostPort(ln.Addr())
 
 	var routes []func(*serverRoutes)
+	demoLINE := setupDemoLINE(cfg, base, &routes, &stack)
 	desk, deskReady, err := newDesk(cfg, base, &routes, &stack, log)
 	if err != nil {
 		_ = ln.Close()
 		return err
+	}
+	if cfg.Demo {
+		routes = append(routes, demoRoutes(base, demoLINE, log))
 	}
 	parts, err := newParts(ctx, cfg, rdb, store, reg, log)
 	if err != nil {

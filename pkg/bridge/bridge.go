@@ -342,3 +342,29 @@ func (b *Bridge) publish(ctx context.Context, c CustomerID) {
 		b.log.WarnContext(ctx, "notify failed", "customer", c, "err", err)
 	}
 }
+
+// Active returns the chats of up to limit active customers (open, or ended
+// with deliveries still in flight).
+func (b *Bridge) Active(ctx context.Context, limit int) ([]Chat, error) {
+	cs, err := b.store.Active(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Chat, 0, len(cs))
+	for _, c := range cs {
+		ch, err := b.store.Chat(ctx, c)
+		if errors.Is(err, ErrNoChat) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// Transcript returns the events of chat id still in the customer's log.
+func (b *Bridge) Transcript(ctx context.Context, c CustomerID, id ChatID) ([]Event, error) {
+	return b.store.Transcript(ctx, c, id)
+}

@@ -120,6 +120,8 @@ type LeaseStore interface {
 	Orphans(ctx context.Context, limit int) ([]CustomerID, error)
 	// ActiveCount is the number of active customers.
 	ActiveCount(ctx context.Context) (int64, error)
+	// Active lists up to limit active customers.
+	Active(ctx context.Context, limit int) ([]CustomerID, error)
 }
 
 // Notifier tells every instance that a customer's state changed.

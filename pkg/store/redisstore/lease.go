@@ -110,6 +110,19 @@ func (s *Store) ActiveCount(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// Active implements bridge.LeaseStore.
+func (s *Store) Active(ctx context.Context, limit int) ([]bridge.CustomerID, error) {
+	v, err := s.rdb.ZRange(ctx, s.activeKey(), 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: active: %w", err)
+	}
+	out := make([]bridge.CustomerID, len(v))
+	for i, c := range v {
+		out[i] = bridge.CustomerID(c)
+	}
+	return out, nil
+}
+
 // Publish implements bridge.Notifier.
 func (s *Store) Publish(ctx context.Context, c bridge.CustomerID) error {
 	if err := s.rdb.Publish(ctx, s.prefix+"notify", string(c)).Err(); err != nil {
