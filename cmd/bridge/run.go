@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store := redisstore.New(rdb, redisstore.Options{Retention: cfg.Relay.ChatRetention})
+	store := redisstore.New(rdb, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.Relay.ChatRetention})
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				r(e)
 			}
 		},
-		Gatherer: reg, Logger: log.With("component", "http"),
+		Gatherer: reg, Registerer: reg, Logger: log.With("component", "http"),
 	})
 	hs := &http.Server{
 		Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,

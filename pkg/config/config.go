@@ -58,6 +58,9 @@ type Config struct {
 	// RedisURL is the Redis URL (REDIS_URL, fallback REDIS_TLS_URL). Empty means the
 	// embedded in-process store: one instance only, state lost on restart.
 	RedisURL string `mapstructure:"redis_url"`
+	// RedisKeyPrefix starts every key the bridge writes (REDIS_KEY_PREFIX, default "br:"), so
+	// several bridges (or tests) can share one Redis.
+	RedisKeyPrefix string `mapstructure:"redis_key_prefix"`
 	// Desk selects the agent side: [DeskLiveAgent] (default) or [DeskMIAW] (DESK).
 	Desk string `mapstructure:"desk"`
 	// LiveAgent configures the legacy Chat REST API (LIVEAGENT_*).

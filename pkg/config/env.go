@@ -35,6 +35,7 @@ var bindings = []binding{
 	// Server
 	{key: "port", env: []string{"PORT"}, def: 8080},
 	{key: "redis_url", env: []string{"REDIS_URL", "REDIS_TLS_URL"}, def: "", secret: true},
+	{key: "redis_key_prefix", env: []string{"REDIS_KEY_PREFIX"}, def: "br:"},
 	{key: "desk", env: []string{"DESK"}, def: DeskLiveAgent},
 	{key: "api_key", env: []string{"BRIDGE_API_KEY"}, def: "", secret: true},
 	{key: "admin_api_key", env: []string{"ADMIN_API_KEY"}, def: "", secret: true},

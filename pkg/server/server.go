@@ -54,9 +54,11 @@ type Options struct {
 	Admin    func(g *echo.Group)
 	// Routes adds more routes (demo pages).
 	Routes func(e *echo.Echo)
-	// Gatherer serves /metrics (default: prometheus.DefaultGatherer).
-	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Gatherer serves /metrics (default: prometheus.DefaultGatherer);
+	// Registerer receives the server's own metrics (default: none).
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Server is the HTTP surface.
@@ -68,6 +70,7 @@ type Server struct {
 
 	drainCtx context.Context // cancelled by Drain
 	drain    context.CancelFunc
+	waiting  prometheus.Gauge // long polls waiting in /messages and /init
 }
 
 // New builds the server.
@@ -89,6 +92,12 @@ func New(core Core, opt Options) *Server {
 	}
 	s := &Server{core: core, opt: opt, log: opt.Logger}
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
+	s.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bridge_http_long_polls_waiting", Help: "Requests waiting for a chat event (/messages, /init).",
+	})
+	if opt.Registerer != nil {
+		opt.Registerer.MustRegister(s.waiting)
+	}
 	s.e = s.routes()
 	return s
 }
@@ -102,7 +111,8 @@ func (s *Server) Drain() { s.drain() }
 func (s *Server) waitCtx(c echo.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	stop := context.AfterFunc(s.drainCtx, cancel)
-	return ctx, func() { stop(); cancel() }
+	s.waiting.Inc()
+	return ctx, func() { s.waiting.Dec(); stop(); cancel() }
 }
 
 // Handler returns the HTTP handler.

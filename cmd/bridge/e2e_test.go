@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/liveagent/lasim"
+	"github.com/line-sf-bridge/bridge/pkg/line/linesim"
+	"github.com/line-sf-bridge/bridge/pkg/store/redisstore/redistest"
+)
+
+const (
+	e2eSecret = "e2e-channel-secret"
+	e2eToken  = "e2e-channel-token"
+)
+
+// process is one `bridge` process started through run().
+type process struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startBridge runs the command with env on a free port and waits until it
+// listens.
+func startBridge(t *testing.T, env map[string]string, args ...string) *process {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &process{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, pw)
+		pw.CloseWithError(io.EOF)
+		p.done <- err
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct{ Msg, URL string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				urls <- line.URL
+			}
+			if testing.Verbose() {
+				t.Log(sc.Text())
+			}
+		}
+	}()
+	select {
+	case p.url = <-urls:
+	case err := <-p.done:
+		t.Fatalf("bridge exited: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("bridge did not start")
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *process) stop(t *testing.T) {
+	p.cancel()
+	select {
+	case err, ok := <-p.done:
+		if ok && err != nil {
+			t.Errorf("bridge: %v", err)
+		}
+		close(p.done)
+	case <-time.After(30 * time.Second):
+		t.Error("bridge did not stop within 30s")
+	}
+}
+
+type fakes struct {
+	sim  *lasim.Sim
+	la   *httptest.Server
+	line *linesim.Server
+	ls   *httptest.Server
+	env  map[string]string
+}
+
+func newFakes(t *testing.T) *fakes {
+	t.Helper()
+	f := &fakes{sim: lasim.New(lasim.Options{HoldTime: 300 * time.Millisecond, ClientPollTimeout: 5 * time.Second}), line: linesim.New(e2eToken)}
+	f.la, f.ls = httptest.NewServer(f.sim), httptest.NewServer(f.line)
+	t.Cleanup(func() {
+		f.la.CloseClientConnections()
+		f.la.Close()
+		f.ls.Close()
+		_ = f.sim.Close()
+		f.line.Close()
+	})
+	rdb := redistest.Client(t)
+	f.env = map[string]string{
+		"REDIS_URL": redistest.URL(), "REDIS_KEY_PREFIX": redistest.Prefix(t, rdb),
+		"LIVEAGENT_HOST": f.la.URL, "LIVEAGENT_ORGANIZATION_ID": "00D000000000001", "LIVEAGENT_DEPLOYMENT_ID": "572000000000001",
+		"LIVEAGENT_BUTTON_ID": "573000000000001", "LINE_CHANNEL_SECRET": e2eSecret, "LINE_CHANNEL_TOKEN": e2eToken,
+		"LINE_API_BASE_URL": f.ls.URL, "LINE_DATA_API_BASE_URL": f.ls.URL, "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
+		"LEASE_TTL": "2s", "SHUTDOWN_TIMEOUT": "10s",
+	}
+	return f
+}
+
+// say sends the user's events to the bridge's webhook as LINE would.
+func (f *fakes) say(t *testing.T, p *process, events ...linesim.Event) {
+	t.Helper()
+	req := f.line.SignedRequest(e2eSecret, p.url+"/line/webhook", events...)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("webhook answered %d", res.StatusCode)
+	}
+}
+
+// device waits until the user's phone shows n messages and returns them.
+func (f *fakes) device(t *testing.T, user string, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	snap, err := f.line.WaitFor(ctx, func(s linesim.Snapshot) bool { return len(s.Texts(user)) >= n })
+	if err != nil {
+		t.Fatalf("phone of %s: want %d messages, have %q", user, n, f.line.Snapshot().Texts(user))
+	}
+	return snap.Texts(user)
+}
+
+func (f *fakes) agentChat(t *testing.T, cond func(lasim.ChatView) bool) lasim.ChatView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	v, err := f.sim.WaitFor(ctx, cond)
+	if err != nil {
+		t.Fatalf("agent console: %v", err)
+	}
+	return v
+}
+
+// A LINE user hands over to an agent through the stand-alone webhook, waits
+// in the queue, chats both ways and ends — every message once, in order.
+func TestLineHandoverEndToEnd(t *testing.T) {
+	f := newFakes(t)
+	p := startBridge(t, f.env)
+	const user = "U1234567890abcdef1234567890abcdef"
+	f.line.SetProfile(user, "LINE太郎", "ja")
+
+	f.say(t, p, linesim.Text(user, "営業時間は？")) // to the bot, remembered as history
+	f.say(t, p, linesim.Text(user, "オペレーター"))
+	sc := f.agentChat(t, func(c lasim.ChatView) bool { return c.VisitorName == "LINE太郎" })
+	if !strings.Contains(string(sc.PrechatDetails), user) {
+		t.Fatalf("prechat details lack the LINE user id: %s", sc.PrechatDetails)
+	}
+	got := f.device(t, user, 2) // the waiting reply, then the queued notice
+	if !strings.Contains(got[0], "お待ちください") || !strings.HasPrefix(got[1], "接続しました。") {
+		t.Fatalf("phone before accept: %q", got)
+	}
+	f.say(t, p, linesim.Text(user, "注文番号は 42 です"), linesim.Sticker(user, "1", "2")) // held until accepted
+	if err := f.sim.Accept(sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = f.device(t, user, 3)
+	if !strings.Contains(got[2], "Agent Smith") {
+		t.Fatalf("agent joined notice: %q", got[2])
+	}
+	v := f.agentChat(t, func(c lasim.ChatView) bool { return c.ID == sc.ID && c.Counters.VisitorMessages >= 3 })
+	var toAgent []string
+	for _, e := range v.Transcript {
+		if e.Type == lasim.TranscriptChasitor {
+			toAgent = append(toAgent, e.Content)
+		}
+	}
+	if len(toAgent) != 3 || !strings.Contains(toAgent[0], "営業時間は？") || toAgent[1] != "注文番号は 42 です" || toAgent[2] != "[スタンプ]" {
+		t.Fatalf("agent received %q", toAgent)
+	}
+	for _, text := range []string{"確認します", "発送済みです 🚚"} {
+		_ = f.sim.AgentSend(sc.ID, text)
+	}
+	got = f.device(t, user, 5)
+	if !slices.Equal(got[3:5], []string{"確認します", "発送済みです 🚚"}) {
+		t.Fatalf("agent replies on the phone: %q", got)
+	}
+	f.say(t, p, linesim.Text(user, "終了"))
+	f.agentChat(t, func(c lasim.ChatView) bool {
+		return c.ID == sc.ID && c.State == lasim.StateEnded && c.EndedBy == "visitor"
+	})
+	got = f.device(t, user, 6)
+	if !strings.Contains(got[5], "終了") {
+		t.Fatalf("end notice: %q", got[5])
+	}
+	// Nothing more, nothing twice: once the bridge let the customer go
+	// (every sink caught up), the phone shows exactly these.
+	p.waitMetric(t, "bridge_chats_owned 0")
+	final := f.line.Snapshot().Texts(user)
+	if len(final) != 6 {
+		t.Fatalf("phone shows %d messages, want 6: %q", len(final), final)
+	}
+	if n := f.line.Snapshot().CallCount(linesim.Push, 409); n != 0 {
+		t.Logf("%d pushes were answered 409 (retried deliveries)", n)
+	}
+}
+
+// The bridge drains within SHUTDOWN_TIMEOUT even with a /messages long poll
+// in flight, answering it null.
+func TestShutdownDrainsLongPolls(t *testing.T) {
+	f := newFakes(t)
+	f.env["MESSAGES_WAIT"] = "25s"
+	p := startBridge(t, f.env)
+	post := func(path, body string) string {
+		res, err := http.Post(p.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	post("/init", `{"line_id":"Ushutdown","display_name":"S"}`)
+	out := make(chan string, 1)
+	go func() { out <- post("/messages", `{"line_id":"Ushutdown"}`) }()
+	p.waitMetric(t, "bridge_http_long_polls_waiting 1")
+	start := time.Now()
+	p.cancel()
+	select {
+	case body := <-out:
+		if body != `{"type": null, "message": null}` {
+			t.Fatalf("/messages during shutdown = %s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("/messages was not answered at shutdown")
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(p.done)
+		p.done = make(chan error, 1)
+		p.done <- nil
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit within 25s")
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+}
+
+// waitMetric waits until /metrics has the line want.
+func (p *process) waitMetric(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(p.url + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			for _, l := range strings.Split(string(b), "\n") {
+				if l == want {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metric %q not reached", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
