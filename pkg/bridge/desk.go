@@ -48,6 +48,14 @@ type Typer interface {
 	Typing(ctx context.Context, state []byte, seq int64, typing bool) error
 }
 
+// Detacher is a Desk that holds a connection per chat between Receive
+// calls (a server-sent event stream). The core calls Detach when this
+// instance stops driving the chat (it ended, or another instance took
+// over), so the desk can close it.
+type Detacher interface {
+	Detach(state []byte)
+}
+
 // FileUploader is a Desk that accepts a file the agent asked for.
 type FileUploader interface {
 	Upload(ctx context.Context, state []byte, ref FileRef, name, contentType string, r io.Reader) error

@@ -61,12 +61,16 @@ func (r *runner) kickAll() {
 // released, nothing left to do) rather than being stopped.
 func (r *runner) run() (released bool) {
 	b := r.b
+	var lastState []byte
 	defer func() {
 		r.cancel()
 		r.mu.Lock()
 		r.stopped = true
 		r.mu.Unlock()
 		r.wg.Wait()
+		if d, ok := b.desk.(Detacher); ok && lastState != nil {
+			d.Detach(lastState)
+		}
 	}()
 	fails := 0
 	for r.ctx.Err() == nil {
@@ -97,6 +101,7 @@ func (r *runner) run() (released bool) {
 			continue
 		}
 		r.kickAll()
+		lastState = ch.DeskState
 		batch, err := r.poll(ch)
 		if r.ctx.Err() != nil {
 			return false
