@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
+	"sync"
+
 	"context"
 	"encoding/json"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -150,6 +154,8 @@ func (f *fakes) agentChat(t *testing.T, cond func(lasim.ChatView) bool) lasim.Ch
 // in the queue, chats both ways and ends — every message once, in order.
 func TestLineHandoverEndToEnd(t *testing.T) {
 	f := newFakes(t)
+	rcv := newReceiver(t)
+	f.env["EVENTS_WEBHOOK_URL"], f.env["EVENTS_WEBHOOK_SECRET"], f.env["EVENTS_ALLOW_PRIVATE"] = rcv.srv.URL, rcv.secret, "true"
 	p := startBridge(t, f.env)
 	const user = "U1234567890abcdef1234567890abcdef"
 	f.line.SetProfile(user, "LINE太郎", "ja")
@@ -206,6 +212,104 @@ func TestLineHandoverEndToEnd(t *testing.T) {
 	}
 	if n := f.line.Snapshot().CallCount(linesim.Push, 409); n != 0 {
 		t.Logf("%d pushes were answered 409 (retried deliveries)", n)
+	}
+
+	// The same chat reached the event webhook receiver, signed, in order.
+	evs := rcv.wait(t, "chat.ended")
+	want := []string{"chat.requested", "chat.queue_updated", "message.received", "message.received",
+		"message.received", "chat.agent_joined", "message.agent_sent", "message.agent_sent", "chat.ended"}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if !sameMultiset(types, want) {
+		t.Fatalf("event types = %v, want (in any order of the customer's held messages) %v", types, want)
+	}
+	end := evs[len(evs)-1]
+	if end.Type != "chat.ended" || len(end.Data.Transcript) < 7 {
+		t.Fatalf("chat.ended last with the transcript: %+v", end)
+	}
+}
+
+// sameMultiset reports whether a and b hold the same strings, counting
+// repeats, and end alike.
+func sameMultiset(a, b []string) bool {
+	if len(a) != len(b) || a[len(a)-1] != b[len(b)-1] {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// receiver is an event webhook endpoint that checks every signature with
+// an independent Standard Webhooks implementation.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	got    []webhookEvent
+	seen   map[string]bool
+	bad    int
+	cond   chan struct{}
+}
+
+type webhookEvent struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	Data struct {
+		Transcript []json.RawMessage `json:"transcript"`
+	} `json:"data"`
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{secret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")), seen: map[string]bool{}, cond: make(chan struct{})}
+	wh, err := standardwebhooks.NewWebhook(r.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := wh.Verify(body, req.Header); err != nil {
+			r.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev webhookEvent
+		_ = json.Unmarshal(body, &ev)
+		if !r.seen[req.Header.Get("webhook-id")] {
+			r.seen[req.Header.Get("webhook-id")] = true
+			r.got = append(r.got, ev)
+			close(r.cond)
+			r.cond = make(chan struct{})
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) wait(t *testing.T, typ string) []webhookEvent {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		r.mu.Lock()
+		got, ch, bad := slices.Clone(r.got), r.cond, r.bad
+		r.mu.Unlock()
+		if bad > 0 {
+			t.Fatalf("%d deliveries failed signature verification", bad)
+		}
+		if slices.ContainsFunc(got, func(e webhookEvent) bool { return e.Type == typ }) {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no %s event; got %+v", typ, got)
+		}
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 	"github.com/line-sf-bridge/bridge/pkg/bridge"
 	"github.com/line-sf-bridge/bridge/pkg/config"
+	"github.com/line-sf-bridge/bridge/pkg/events"
 	"github.com/line-sf-bridge/bridge/pkg/line"
+	"github.com/line-sf-bridge/bridge/pkg/server"
 	"github.com/line-sf-bridge/bridge/pkg/store/redisstore"
 )
 
@@ -44,8 +46,31 @@ func lineConfig(cfg *config.Config) line.Config {
 	}
 }
 
-func newParts(_ context.Context, cfg *config.Config, _ redis.UniversalClient, store *redisstore.Store, _ prometheus.Registerer, log *slog.Logger) (*parts, error) {
+func eventsConfig(cfg *config.Config) events.Config {
+	ec := events.Config{AdminAPIKey: cfg.AdminAPIKey, KeyPrefix: cfg.RedisKeyPrefix + "wh"}
+	for _, e := range cfg.Events.AllEndpoints() {
+		ec.Endpoints = append(ec.Endpoints, events.Endpoint{
+			Name: e.Name, URL: e.URL, Secret: e.Secret, Format: e.Format, Events: e.Events, Headers: e.Headers,
+			Params: e.Params, ExcludeCustomers: e.ExcludeCustomers, Timeout: e.Timeout, AllowPrivate: e.AllowPrivate,
+			Enabled: e.Enabled,
+		})
+	}
+	return ec
+}
+
+func newParts(_ context.Context, cfg *config.Config, rdb redis.UniversalClient, store *redisstore.Store, _ prometheus.Registerer, log *slog.Logger) (*parts, error) {
 	p := &parts{runners: map[string]func(context.Context) error{}}
+	var disp *events.Dispatcher
+	if ec := eventsConfig(cfg); len(ec.Endpoints) > 0 {
+		d, err := events.New(rdb, ec, events.Options{Logger: log.With("component", "events")})
+		if err != nil {
+			return nil, fmt.Errorf("event webhooks: %w", err)
+		}
+		disp = d
+		p.sinks = append(p.sinks, d.Sink())
+		p.runners["events"] = d.Run
+		log.Info("event webhooks on", "endpoints", len(ec.Endpoints))
+	}
 	lc := lineConfig(cfg)
 	llog := log.With("component", "line")
 	if lc.ChannelToken != "" {
@@ -78,6 +103,13 @@ func newParts(_ context.Context, cfg *config.Config, _ redis.UniversalClient, st
 		})
 	}
 	p.attach = func(b *bridge.Bridge) error {
+		chats := server.ChatAdmin(b)
+		p.admin = func(g *echo.Group) {
+			chats(g)
+			if disp != nil {
+				disp.RegisterAdmin(g)
+			}
+		}
 		for _, f := range attach {
 			if err := f(b); err != nil {
 				return err
