@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/line-sf-bridge/bridge/pkg/bridge"
 	"github.com/line-sf-bridge/bridge/pkg/config"
 	"github.com/line-sf-bridge/bridge/pkg/demo"
 	"github.com/line-sf-bridge/bridge/pkg/line/linesim"
@@ -36,11 +37,11 @@ func setupDemoLINE(cfg *config.Config, base string, routes *[]func(*echo.Echo), 
 	return ls
 }
 
-func demoRoutes(base string, ls *linesim.Server, log *slog.Logger) func(*echo.Echo) {
+func demoRoutes(base string, ls *linesim.Server, b *bridge.Bridge, log *slog.Logger) func(*echo.Echo) {
 	return func(e *echo.Echo) {
 		demo.Register(e, demo.Options{
 			Sim: demoSim, LINE: ls, ChannelSecret: demoSecret, WebhookURL: base + "/line/webhook",
-			HTTPClient: &http.Client{Timeout: 10 * time.Second}, Logger: log.With("component", "demo"),
+			HTTPClient: &http.Client{Timeout: 10 * time.Second}, Logger: log.With("component", "demo"), Operator: b,
 		})
 	}
 }
@@ -49,7 +50,10 @@ func printDemo(w io.Writer, base string) {
 	fmt.Fprintf(w, `
   LINE ⇄ Salesforce bridge — demo mode (embedded store, Live Agent simulator, stand-in LINE)
 
-  Open in a browser   %[1]s/demo
+  Open in a browser   %[1]s/demo            (both panes side by side)
+                      %[1]s/demo/customer   the LINE user
+                      %[1]s/demo/agent/     the agent console
+                      %[1]s/demo/operator   open chats, live
   Bridge API          %[1]s/init  /send  /messages  /close
   Simulator (agent)   %[1]s/sim/control/chats
   Health, metrics     %[1]s/healthz  %[1]s/metrics

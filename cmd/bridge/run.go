@@ -101,9 +101,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_ = ln.Close()
 		return err
 	}
-	if cfg.Demo {
-		routes = append(routes, demoRoutes(base, demoLINE, log))
-	}
 	parts, err := newParts(ctx, cfg, rdb, store, reg, log)
 	if err != nil {
 		_ = ln.Close()
@@ -113,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		LeaseTTL: cfg.Relay.LeaseTTL, ScanInterval: cfg.Relay.LeaseScanInterval,
 		Logger: log.With("component", "bridge"), Metrics: bridge.NewMetrics(reg),
 	})
+	if cfg.Demo {
+		routes = append(routes, demoRoutes(base, demoLINE, b, log))
+	}
 	if err := parts.attach(b); err != nil {
 		_ = ln.Close()
 		return err

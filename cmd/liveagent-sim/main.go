@@ -1,6 +1,6 @@
 // Command liveagent-sim serves a simulated Salesforce Live Agent (legacy Chat) for local
 // development and demos: the Chat REST API under /chat/rest/, the agent control API under
-// /control/ (api/liveagent-sim.yaml), and an agent console at /.
+// /control/ (api/liveagent-sim.yaml), and an agent console at /console/.
 //
 //	go run ./cmd/liveagent-sim                  # listens on :8089 (or $PORT)
 //	go run ./cmd/liveagent-sim -addr :9000 -hold 5s -poll-timeout 40s -auto-accept 2s -auto-reply
@@ -9,6 +9,8 @@
 package main
 
 import (
+	"github.com/line-sf-bridge/bridge/pkg/demo"
+
 	"context"
 	"errors"
 	"flag"
@@ -126,8 +128,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_ = sim.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", http.StripPrefix("/console", demo.AgentConsole()))
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	mux.Handle("/", sim)
 	srv := &http.Server{
-		Handler:           accessLog(log, sim),
+		Handler:           accessLog(log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -135,7 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("liveagent simulator listening",
-		"addr", ln.Addr().String(), "console", "http://"+displayAddr(ln.Addr()),
+		"addr", ln.Addr().String(), "console", "http://"+displayAddr(ln.Addr())+"/console/",
 		"hold", cfg.hold, "clientPollTimeout", cfg.pollTimeout, "firstSequence", cfg.firstSeq,
 		"autoAccept", cfg.autoAccept, "autoReply", cfg.autoReply)
 

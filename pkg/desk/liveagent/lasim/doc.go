@@ -12,7 +12,7 @@
 //   - /services/liveagent/file — the file upload servlet of agent-requested file transfers;
 //   - /control/… — the agent control API (JSON; see api/liveagent-sim.yaml), including the
 //     Server-Sent Events stream /control/events;
-//   - / — a small agent console page.
+//   - the agent console page lives in pkg/demo (AgentConsole), mounted by cmd/liveagent-sim.
 //
 // It follows the team's liveagent-protocol.md §9 checklist, failure modes included: 400 without
 // X-LIVEAGENT-API-VERSION, 403 "Session required but was invalid or not found" for a bad key or

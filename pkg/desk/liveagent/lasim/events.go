@@ -131,6 +131,7 @@ func (s *Sim) WaitNewChat(ctx context.Context, known ...string) (ChatView, error
 // handleEvents streams chat changes as Server-Sent Events.
 func (s *Sim) handleEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -114,8 +114,6 @@ func (s *Sim) routes() {
 	rest("GET /chat/rest/Visitor/Availability", "availability", s.handleAvailability)
 	rest("POST "+uploadPath, "upload", s.handleUpload)
 	s.controlRoutes(m)
-	m.HandleFunc("GET /{$}", s.handleConsole)
-	m.HandleFunc("GET /console", s.handleConsole)
 	s.mux = m
 }
 

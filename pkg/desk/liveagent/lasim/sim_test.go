@@ -625,13 +625,6 @@ func TestEventStream(t *testing.T) {
 	}
 }
 
-func TestConsolePage(t *testing.T) {
-	e := newEnv(t, lasim.Options{})
-	st, hdr, b := e.do("GET", "/", nil, "")
-	if st != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !bytes.Contains(b, []byte("/control/events")) {
-		t.Errorf("console: %d %s %.80s", st, hdr.Get("Content-Type"), b)
-	}
-}
 
 // TestExpiredPollsKnob: with ExpiredPolls, a poll holding when the session expires and the next
 // one answer 204; then 403.
