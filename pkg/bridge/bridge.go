@@ -153,7 +153,7 @@ func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
 			b.log.WarnContext(ctx, "history not queued", "customer", c, "err", err)
 		}
 	}
-	b.publish(ctx, c)
+	b.publish(ctx, c, ChangedAll)
 	return ch, true, nil
 }
 
@@ -166,7 +166,7 @@ func (b *Bridge) failStart(ctx context.Context, ch Chat, cause error) error {
 	if err != nil {
 		b.log.ErrorContext(ctx, "failed chat not recorded", "customer", ch.Customer, "err", err)
 	}
-	b.publish(ctx, ch.Customer)
+	b.publish(ctx, ch.Customer, ChangedChat|ChangedLog)
 	return fmt.Errorf("%w: %w", ErrStartFailed, cause)
 }
 
@@ -188,7 +188,7 @@ func (b *Bridge) Send(ctx context.Context, c CustomerID, ev Event) error {
 	if err := b.send(ctx, ch, ev); err != nil {
 		return err
 	}
-	b.publish(ctx, c)
+	b.publish(ctx, c, ChangedOutbox|ChangedLog)
 	return nil
 }
 
@@ -246,7 +246,7 @@ func (b *Bridge) end(ctx context.Context, ch Chat, owner string, reason EndReaso
 	if err != nil {
 		return fmt.Errorf("bridge: end chat: %w", err)
 	}
-	b.publish(ctx, ch.Customer)
+	b.publish(ctx, ch.Customer, ChangedChat|ChangedLog)
 	return nil
 }
 
@@ -273,7 +273,7 @@ func (b *Bridge) Upload(ctx context.Context, c CustomerID, name, contentType str
 	if err != nil {
 		return fmt.Errorf("bridge: upload: %w", err)
 	}
-	b.publish(ctx, c)
+	b.publish(ctx, c, ChangedChat|ChangedLog)
 	return nil
 }
 
@@ -334,11 +334,10 @@ func (b *Bridge) take(ctx context.Context, c CustomerID, consumer string, accept
 	return Event{}, false, true, nil
 }
 
-// publish tells every instance (this one included) that c changed.
-func (b *Bridge) publish(ctx context.Context, c CustomerID) {
-	b.hub.notify(c)
-	b.poke(c)
-	if err := b.store.Publish(ctx, c); err != nil {
+// publish tells every instance (this one included) what changed for c.
+func (b *Bridge) publish(ctx context.Context, c CustomerID, what Change) {
+	b.changed(c, what)
+	if err := b.store.Publish(ctx, c, what); err != nil {
 		b.log.WarnContext(ctx, "notify failed", "customer", c, "err", err)
 	}
 }

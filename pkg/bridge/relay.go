@@ -13,10 +13,7 @@ import (
 // released, so another instance adopts the chats at once.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer b.stop()
-	wait, err := b.store.Subscribe(ctx, func(c CustomerID) {
-		b.hub.notify(c)
-		b.poke(c)
-	})
+	wait, err := b.store.Subscribe(ctx, b.changed)
 	if err != nil {
 		return fmt.Errorf("bridge: run: %w", err)
 	}
@@ -131,13 +128,17 @@ func (b *Bridge) adopt(c CustomerID) {
 	}()
 }
 
-// poke wakes the local runner of c, if any.
-func (b *Bridge) poke(c CustomerID) {
+// changed reacts to a change of c on any instance: it wakes the local
+// requests waiting for c's events and c's local runner, if any.
+func (b *Bridge) changed(c CustomerID, what Change) {
+	if what&ChangedLog != 0 {
+		b.hub.notify(c)
+	}
 	b.mu.Lock()
 	r := b.runners[c]
 	b.mu.Unlock()
 	if r != nil {
-		r.poke()
+		r.poke(what)
 	}
 }
 

@@ -3,9 +3,11 @@ package bridge
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,13 +29,16 @@ type runner struct {
 	pollAbort  bool
 
 	outbox *drainer
+	check  *drainer // reloads the chat and aborts a poll of an ended chat
 	sinks  []*drainer
+	dirty  atomic.Bool // the chat record changed since the poll loop read it
 }
 
 func newRunner(b *Bridge, c CustomerID) *runner {
 	ctx, cancel := context.WithCancel(b.base)
 	r := &runner{b: b, c: c, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
 	r.outbox = &drainer{r: r, fn: r.drainOutbox}
+	r.check = &drainer{r: r, fn: r.checkChat}
 	for _, s := range b.sinks {
 		s := s
 		r.sinks = append(r.sinks, &drainer{r: r, fn: func(ctx context.Context) { r.drainSink(ctx, s) }})
@@ -41,21 +46,39 @@ func newRunner(b *Bridge, c CustomerID) *runner {
 	return r
 }
 
-// poke reacts to a change of the customer's state.
-func (r *runner) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+// poke reacts to a change of the customer's state, doing only what the
+// change calls for.
+func (r *runner) poke(what Change) {
+	if what&ChangedChat != 0 {
+		r.dirty.Store(true)
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+		r.check.kick()
 	}
-	r.kickAll()
+	if what&ChangedOutbox != 0 {
+		r.outbox.kick()
+	}
+	if what&ChangedLog != 0 {
+		for _, d := range r.sinks {
+			d.kick()
+		}
+	}
 }
 
+// kickAll starts every drain: on adoption (a previous owner may have left
+// work) and now and then as a safety net for lost notifications.
 func (r *runner) kickAll() {
 	r.outbox.kick()
 	for _, d := range r.sinks {
 		d.kick()
 	}
 }
+
+// sweepEvery is how often the poll loop re-checks the outbox and the sinks
+// even without a notification.
+const sweepEvery = 30 * time.Second
 
 // run is the poll loop. It reports whether it finished the customer (lease
 // released, nothing left to do) rather than being stopped.
@@ -73,34 +96,45 @@ func (r *runner) run() (released bool) {
 		}
 	}()
 	fails := 0
+	var ch Chat
+	have := false
+	var swept time.Time
 	for r.ctx.Err() == nil {
-		ch, err := b.store.Chat(r.ctx, r.c)
-		if errors.Is(err, ErrNoChat) {
-			return r.release()
-		}
-		if err != nil {
-			fails++
-			b.log.WarnContext(r.ctx, "load chat failed", "customer", r.c, "err", err)
-			sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
-			continue
+		if !have || r.dirty.Swap(false) {
+			loaded, err := b.store.Chat(r.ctx, r.c)
+			if errors.Is(err, ErrNoChat) {
+				return r.release()
+			}
+			if err != nil {
+				fails++
+				b.log.WarnContext(r.ctx, "load chat failed", "customer", r.c, "err", err)
+				sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
+				continue
+			}
+			ch, have = loaded, true
 		}
 		switch ch.Status {
 		case StatusEnded:
 			if r.finish(ch) {
 				return true
 			}
+			have = false
 			continue
 		case StatusStarting:
 			if b.opt.Now().Sub(ch.CreatedAt) > b.opt.StartTimeout {
 				if err := b.end(r.ctx, ch, b.opt.Owner, EndStartFailed, "start timed out"); err != nil {
 					sleep(r.ctx, backoff(fails, b.opt.MaxBackoff))
 				}
-				continue
+			} else {
+				r.waitWake(time.Second)
 			}
-			r.waitWake(time.Second)
+			have = false
 			continue
 		}
-		r.kickAll()
+		if now := b.opt.Now(); now.Sub(swept) >= sweepEvery {
+			swept = now
+			r.kickAll()
+		}
 		lastState = ch.DeskState
 		batch, err := r.poll(ch)
 		if r.ctx.Err() != nil {
@@ -108,6 +142,7 @@ func (r *runner) run() (released bool) {
 		}
 		if err != nil {
 			if r.aborted() {
+				have = false
 				continue
 			}
 			switch {
@@ -115,11 +150,13 @@ func (r *runner) run() (released bool) {
 				b.opt.Metrics.Polls.WithLabelValues("gone").Inc()
 				b.log.InfoContext(r.ctx, "desk session gone", "customer", r.c, "chat", ch.ID, "err", err)
 				_ = b.end(r.ctx, ch, b.opt.Owner, EndExpired, err.Error())
+				have = false
 			case errors.Is(err, ErrChatTerminated):
 				b.opt.Metrics.Polls.WithLabelValues("terminated").Inc()
 				b.log.WarnContext(r.ctx, "desk terminated the chat", "customer", r.c, "chat", ch.ID, "err", err)
 				r.endAtDesk(ch)
 				_ = b.end(r.ctx, ch, b.opt.Owner, EndDeskError, err.Error())
+				have = false
 			default:
 				fails++
 				b.opt.Metrics.Polls.WithLabelValues("error").Inc()
@@ -135,7 +172,9 @@ func (r *runner) run() (released bool) {
 			continue
 		}
 		b.opt.Metrics.Polls.WithLabelValues("events").Inc()
-		if _, err := b.store.Commit(r.ctx, r.c, r.commitFor(ch, batch)); err != nil {
+		stored, err := b.store.Commit(r.ctx, r.c, r.commitFor(ch, batch))
+		if err != nil {
+			have = false
 			if errors.Is(err, ErrFenced) {
 				b.log.WarnContext(r.ctx, "lease lost while storing a batch", "customer", r.c)
 				return false
@@ -148,7 +187,17 @@ func (r *runner) run() (released bool) {
 			}
 			continue
 		}
-		b.publish(r.ctx, r.c)
+		what := Change(0)
+		if len(batch.Events) > 0 {
+			what |= ChangedLog
+		}
+		if stored.Status == StatusEstablished && ch.Status != StatusEstablished {
+			what |= ChangedOutbox // held messages can go now
+		}
+		ch = stored
+		if what != 0 {
+			b.publish(r.ctx, r.c, what)
+		}
 	}
 	return false
 }
@@ -174,6 +223,15 @@ func (r *runner) checkPoll(ch Chat) {
 	if r.pollCancel != nil && (ch.ID != r.pollChat || !ch.Status.Open()) {
 		r.pollAbort = true
 		r.pollCancel()
+	}
+}
+
+// checkChat reloads the chat after a change made elsewhere (a /close on
+// another instance) and aborts the poll if the chat is over.
+func (r *runner) checkChat(ctx context.Context) {
+	ch, err := r.b.store.Chat(ctx, r.c)
+	if err == nil {
+		r.checkPoll(ch)
 	}
 }
 
@@ -290,16 +348,16 @@ func (r *runner) drainOutbox(ctx context.Context) {
 	b := r.b
 	fails := 0
 	for ctx.Err() == nil {
+		o, ok, err := b.store.OutboxHead(ctx, r.c)
+		if err != nil || !ok {
+			return
+		}
 		ch, err := b.store.Chat(ctx, r.c)
 		if err != nil {
 			return
 		}
 		r.checkPoll(ch)
 		if ch.Status != StatusEstablished {
-			return
-		}
-		o, ok, err := b.store.OutboxHead(ctx, r.c)
-		if err != nil || !ok {
 			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, b.opt.DeskTimeout)
@@ -318,8 +376,7 @@ func (r *runner) drainOutbox(ctx context.Context) {
 				return
 			}
 		case errors.Is(err, ErrSessionGone), errors.Is(err, ErrChatTerminated):
-			r.poke() // the poll loop finds out and ends the chat
-			return
+			return // the poll loop finds out and ends the chat
 		case errors.Is(err, ErrNotEstablished):
 			r.retryLater(r.outbox, time.Second)
 			return
@@ -345,29 +402,31 @@ func (r *runner) retryLater(d *drainer, after time.Duration) {
 func (r *runner) drainSink(ctx context.Context, s Sink) {
 	b := r.b
 	name := s.Name()
+	_, idem := s.(EventIdempotent)
+	var chat Chat
+	haveChat := false
 	fails := 0
+	retry := func() {
+		fails++
+		sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+	}
 	for ctx.Err() == nil {
-		cur, plan, err := b.store.Cursor(ctx, r.c, name)
+		cur, plan, raw, err := b.store.Pending(ctx, r.c, name, 64)
 		if err != nil {
-			fails++
-			sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+			retry()
 			continue
 		}
 		var evs []Event
-		if plan != nil && plan.From == cur {
-			evs, err = r.readRange(ctx, plan.From, plan.To, s)
-			if err != nil {
-				fails++
-				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+		var to, key string
+		if plan != nil && plan.From == cur && !idem {
+			// A delivery that failed or was cut short: the same events
+			// under the same key.
+			if evs, err = r.readRange(ctx, plan.From, plan.To, s); err != nil {
+				retry()
 				continue
 			}
+			to, key = plan.To, plan.Key
 		} else {
-			raw, err := b.store.Read(ctx, r.c, cur, 64)
-			if err != nil {
-				fails++
-				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
-				continue
-			}
 			if len(raw) == 0 {
 				return // caught up
 			}
@@ -378,31 +437,40 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 			}
 			if len(evs) == 0 {
 				if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
-					sleep(ctx, backoff(1, b.opt.SinkMaxBackoff))
+					retry()
 				}
 				continue
 			}
 			n := min(max(s.Batch(evs), 1), len(evs))
 			evs = evs[:n]
-			plan = &Plan{From: cur, To: evs[n-1].Cursor, Key: NewUUID()}
-			if err := b.store.SavePlan(ctx, r.c, name, *plan); err != nil {
-				fails++
-				sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
-				continue
+			to = evs[n-1].Cursor
+			if idem {
+				key = evs[0].ID
+			} else {
+				key = NewUUID()
+				if err := b.store.SavePlan(ctx, r.c, name, Plan{From: cur, To: to, Key: key}); err != nil {
+					retry()
+					continue
+				}
 			}
 		}
-		ch, _ := b.store.Chat(ctx, r.c)
+		if !haveChat || slices.ContainsFunc(evs, changesChat) {
+			if chat, err = b.store.Chat(ctx, r.c); err != nil {
+				retry()
+				continue
+			}
+			haveChat = true
+		}
 		err = s.Deliver(ctx, Delivery{
-			Customer: r.c, Chat: ch, Events: evs, Key: plan.Key,
+			Customer: r.c, Chat: chat, Events: evs, Key: key,
 			Transcript: func(ctx context.Context, id ChatID) ([]Event, error) { return b.store.Transcript(ctx, r.c, id) },
 		})
 		if err != nil && !errors.Is(err, ErrPermanent) {
 			if ctx.Err() != nil {
 				return
 			}
-			fails++
-			b.log.WarnContext(ctx, "sink delivery failed", "sink", name, "customer", r.c, "attempt", fails, "err", err)
-			sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
+			b.log.WarnContext(ctx, "sink delivery failed", "sink", name, "customer", r.c, "attempt", fails+1, "err", err)
+			retry()
 			continue
 		}
 		if err != nil {
@@ -418,12 +486,21 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 		// Delivered: record it even if we are stopping, so a graceful
 		// restart does not deliver it again.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_, err = b.store.Advance(actx, r.c, name, plan.From, plan.To)
+		_, err = b.store.Advance(actx, r.c, name, cur, to)
 		cancel()
 		if err != nil {
-			sleep(ctx, backoff(1, b.opt.SinkMaxBackoff))
+			retry()
 		}
 	}
+}
+
+// changesChat reports whether ev's commit changed the chat record.
+func changesChat(ev Event) bool {
+	switch ev.Kind {
+	case KindStarted, KindAgentJoined, KindTransferred, KindEnded, KindRequestFailed, KindFileRequested, KindFileResult:
+		return true
+	}
+	return false
 }
 
 // readRange returns the events in (from, to] that s accepts.

@@ -24,6 +24,15 @@ type Sink interface {
 	Deliver(ctx context.Context, d Delivery) error
 }
 
+// EventIdempotent is a Sink whose Deliver de-duplicates by Event.ID itself
+// (or for which a repeat is harmless), so a retry may group events
+// differently: the core saves no delivery plan for it, one Redis write less
+// per delivery. Delivery.Key is then the first event's id.
+type EventIdempotent interface {
+	Sink
+	IdempotentByEventID()
+}
+
 // Delivery is one call of Sink.Deliver.
 type Delivery struct {
 	Customer CustomerID

@@ -86,6 +86,9 @@ type LogStore interface {
 	// Cursor returns consumer's position ("" = none yet) and its pending
 	// delivery plan, if one was saved.
 	Cursor(ctx context.Context, c CustomerID, consumer string) (string, *Plan, error)
+	// Pending returns consumer's cursor, its saved plan, and up to n events
+	// after the cursor, in one round trip.
+	Pending(ctx context.Context, c CustomerID, consumer string, n int) (cursor string, plan *Plan, evs []Event, err error)
 	// SavePlan records the delivery in progress for consumer.
 	SavePlan(ctx context.Context, c CustomerID, consumer string, p Plan) error
 	// Advance moves consumer's cursor from from to to and clears its plan;
@@ -126,8 +129,20 @@ type LeaseStore interface {
 
 // Notifier tells every instance that a customer's state changed.
 type Notifier interface {
-	Publish(ctx context.Context, c CustomerID) error
-	// Subscribe calls fn for every published customer until ctx ends. It
-	// returns once the subscription is live.
-	Subscribe(ctx context.Context, fn func(CustomerID)) (wait func() error, err error)
+	Publish(ctx context.Context, c CustomerID, what Change) error
+	// Subscribe calls fn for every published change until ctx ends. It
+	// returns once the subscription is live. fn must not block.
+	Subscribe(ctx context.Context, fn func(CustomerID, Change)) (wait func() error, err error)
 }
+
+// Change says what a notification is about, so that listeners do only the
+// work it calls for.
+type Change uint8
+
+// Changes.
+const (
+	ChangedLog    Change = 1 << iota // events were appended to the log
+	ChangedOutbox                    // a customer message was queued
+	ChangedChat                      // the chat record changed (ended, replaced, started)
+	ChangedAll    = ChangedLog | ChangedOutbox | ChangedChat
+)

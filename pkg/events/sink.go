@@ -13,13 +13,17 @@ type Sink struct {
 	d *Dispatcher
 }
 
-var _ bridge.Sink = (*Sink)(nil)
+var _ bridge.EventIdempotent = (*Sink)(nil)
 
 // Sink returns the sink that feeds d's queue.
 func (d *Dispatcher) Sink() *Sink { return &Sink{d: d} }
 
 // Name is the sink's cursor name.
 func (s *Sink) Name() string { return "events" }
+
+// IdempotentByEventID implements bridge.EventIdempotent: deliveries are
+// enqueued once per (event id, endpoint), so retries need no saved plan.
+func (s *Sink) IdempotentByEventID() {}
 
 // Accepts reports whether some enabled endpoint takes an event that ev
 // produces. It depends only on ev and the configuration.

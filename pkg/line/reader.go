@@ -28,7 +28,7 @@ type ReadMarker struct {
 	log *slog.Logger
 }
 
-var _ bridge.Sink = (*ReadMarker)(nil)
+var _ bridge.EventIdempotent = (*ReadMarker)(nil)
 
 // NewReadMarker returns a ReadMarker. cfg needs ChannelToken; log may be nil.
 func NewReadMarker(cfg Config, log *slog.Logger) (*ReadMarker, error) {
@@ -44,6 +44,10 @@ func NewReadMarker(cfg Config, log *slog.Logger) (*ReadMarker, error) {
 
 // Name implements bridge.Sink.
 func (m *ReadMarker) Name() string { return ReadSinkName }
+
+// IdempotentByEventID implements bridge.EventIdempotent: marking a message
+// read twice is harmless, so retries need no saved plan.
+func (m *ReadMarker) IdempotentByEventID() {}
 
 // Accepts implements bridge.Sink: customer messages (and notes) that carry
 // a LINE markAsReadToken.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -123,16 +124,27 @@ func (s *Store) Active(ctx context.Context, limit int) ([]bridge.CustomerID, err
 	return out, nil
 }
 
-// Publish implements bridge.Notifier.
-func (s *Store) Publish(ctx context.Context, c bridge.CustomerID) error {
-	if err := s.rdb.Publish(ctx, s.prefix+"notify", string(c)).Err(); err != nil {
+// Publish implements bridge.Notifier. The message is "<customer>|<change>".
+func (s *Store) Publish(ctx context.Context, c bridge.CustomerID, what bridge.Change) error {
+	msg := string(c) + "|" + strconv.Itoa(int(what))
+	if err := s.rdb.Publish(ctx, s.prefix+"notify", msg).Err(); err != nil {
 		return fmt.Errorf("redisstore: publish: %w", err)
 	}
 	return nil
 }
 
+// parseNotice splits a notification; one without a change means all.
+func parseNotice(msg string) (bridge.CustomerID, bridge.Change) {
+	if i := strings.LastIndexByte(msg, '|'); i >= 0 {
+		if n, err := strconv.Atoi(msg[i+1:]); err == nil && n > 0 && n <= int(bridge.ChangedAll) {
+			return bridge.CustomerID(msg[:i]), bridge.Change(n)
+		}
+	}
+	return bridge.CustomerID(msg), bridge.ChangedAll
+}
+
 // Subscribe implements bridge.Notifier.
-func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID)) (func() error, error) {
+func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID, bridge.Change)) (func() error, error) {
 	ps := s.rdb.Subscribe(ctx, s.prefix+"notify")
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
@@ -150,7 +162,7 @@ func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID)) (func
 				if !ok {
 					return
 				}
-				fn(bridge.CustomerID(m.Payload))
+				fn(parseNotice(m.Payload))
 			}
 		}
 	}()

@@ -22,14 +22,14 @@ return 1
 // ARGV: 1 chat id, 2 owner, 3 version, 4 desk seq, 5 maxlen, 6 ttl seconds,
 // 7 n fields, then field/value pairs (a field named "!x" is written only
 // if the chat has not ended; a value "" deletes the field), then the number
-// of events and (ends flag, json) pairs.
+// of events and (ends flag, json) pairs. It returns {code, chat hash}.
 var commitScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'id', 'status', 'version', 'desk_seq')
 if cur[1] ~= ARGV[1] then return {'STALE'} end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[2] then return {'FENCED'} end
 if ARGV[3] ~= '0' and tonumber(ARGV[3]) ~= tonumber(cur[3] or '0') then return {'STALE'} end
 local dseq = tonumber(ARGV[4])
-if dseq >= 0 and cur[4] and tonumber(cur[4]) >= dseq then return {'DUP'} end
+if dseq >= 0 and cur[4] and tonumber(cur[4]) >= dseq then return {'DUP', redis.call('HGETALL', KEYS[1])} end
 local ended = cur[2] == 'ended'
 local i = 8
 for _ = 1, tonumber(ARGV[7]) do
@@ -45,21 +45,19 @@ for _ = 1, tonumber(ARGV[7]) do
   end
 end
 if dseq >= 0 then redis.call('HSET', KEYS[1], 'desk_seq', dseq) end
-local out = {'OK', '', ''}
 local n = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, n do
   if not (ARGV[i] == '1' and ended) then
-    table.insert(out, redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i + 1]))
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i + 1])
   end
   i = i + 2
 end
-out[2] = tostring(redis.call('HINCRBY', KEYS[1], 'version', 1))
-out[3] = redis.call('HGET', KEYS[1], 'status')
+redis.call('HINCRBY', KEYS[1], 'version', 1)
 local ttl = tonumber(ARGV[6])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
-return out
+return {'OK', redis.call('HGETALL', KEYS[1])}
 `)
 
 // enqueueScript appends a customer message to the log and the outbox.
@@ -113,4 +111,17 @@ return 0
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+`)
+
+// pendingScript reads a consumer's cursor and plan and the events after the
+// cursor. KEYS: cursors, log. ARGV: 1 consumer, 2 count.
+var pendingScript = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[1] .. ':plan')
+local cur = v[1] or ''
+local start = '-'
+if cur ~= '' then
+  local ms, sq = string.match(cur, '^(%d+)-(%d+)$')
+  if ms then start = ms .. '-' .. (tonumber(sq) + 1) else start = cur end
+end
+return {cur, v[2] or '', redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', ARGV[2])}
 `)

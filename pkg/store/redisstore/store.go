@@ -221,19 +221,28 @@ func (s *Store) Commit(ctx context.Context, c bridge.CustomerID, cm bridge.Commi
 		args = append(args, ends, string(b))
 	}
 	keys := []string{s.key(c, "chat"), s.key(c, "log"), s.key(c, "lease")}
-	res, err := commitScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return bridge.Chat{}, fmt.Errorf("redisstore: commit: %w", err)
 	}
-	switch res[0] {
+	code, _ := res[0].(string)
+	switch code {
 	case "STALE":
 		return bridge.Chat{}, bridge.ErrStale
 	case "FENCED":
 		return bridge.Chat{}, bridge.ErrFenced
-	case "DUP":
-		return s.Chat(ctx, c)
 	}
-	return s.Chat(ctx, c)
+	if len(res) < 2 {
+		return bridge.Chat{}, fmt.Errorf("redisstore: commit: unexpected reply %v", res)
+	}
+	flat, _ := res[1].([]any)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		m[k] = v
+	}
+	return decodeChat(c, m)
 }
 
 // NextSeq implements bridge.ChatStore.
@@ -377,6 +386,40 @@ func (s *Store) Cursor(ctx context.Context, c bridge.CustomerID, consumer string
 		return cur, nil, fmt.Errorf("redisstore: decode plan: %w", err)
 	}
 	return cur, p, nil
+}
+
+// Pending implements bridge.LogStore.
+func (s *Store) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, *bridge.Plan, []bridge.Event, error) {
+	res, err := pendingScript.Run(ctx, s.rdb, []string{s.key(c, "cur"), s.key(c, "log")}, consumer, n).Slice()
+	if err != nil || len(res) != 3 {
+		return "", nil, nil, fmt.Errorf("redisstore: pending: %w (%d)", err, len(res))
+	}
+	cur, _ := res[0].(string)
+	var plan *bridge.Plan
+	if raw, _ := res[1].(string); raw != "" {
+		plan = new(bridge.Plan)
+		if err := json.Unmarshal([]byte(raw), plan); err != nil {
+			return cur, nil, nil, fmt.Errorf("redisstore: decode plan: %w", err)
+		}
+	}
+	entries, _ := res[2].([]any)
+	msgs := make([]redis.XMessage, 0, len(entries))
+	for _, e := range entries {
+		pair, _ := e.([]any)
+		if len(pair) != 2 {
+			continue
+		}
+		id, _ := pair[0].(string)
+		fields, _ := pair[1].([]any)
+		vals := make(map[string]any, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			k, _ := fields[i].(string)
+			vals[k] = fields[i+1]
+		}
+		msgs = append(msgs, redis.XMessage{ID: id, Values: vals})
+	}
+	evs, err := decodeEvents(msgs)
+	return cur, plan, evs, err
 }
 
 // SavePlan implements bridge.LogStore.

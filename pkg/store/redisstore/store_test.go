@@ -196,6 +196,13 @@ func TestCursorsAndPlans(t *testing.T) {
 		if len(rest) != 1 || rest[0].ID != "3" {
 			t.Fatalf("read after cursor = %+v", rest)
 		}
+		pc, pplan, pevs, err := s.Pending(ctx, cust, "sink", 10)
+		if err != nil || pc != cur || pplan != nil || len(pevs) != 1 || pevs[0].ID != "3" || pevs[0].Cursor != evs[2].Cursor {
+			t.Fatalf("Pending = %q, %v, %+v, %v", pc, pplan, pevs, err)
+		}
+		if _, _, all, _ := s.Pending(ctx, cust, "other", 2); len(all) != 2 || all[0].ID != "1" {
+			t.Fatalf("Pending of a new consumer = %+v", all)
+		}
 		// A new chat starts the pull cursor at the end of the log.
 		if _, err := s.Commit(ctx, cust, bridge.Commit{Chat: "c1", DeskSeq: -1, Status: bridge.StatusEnded}); err != nil {
 			t.Fatal(err)
@@ -262,17 +269,18 @@ func TestNotify(t *testing.T) {
 	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
 		ctx, cancel := context.WithCancel(context.Background())
 		got := make(chan bridge.CustomerID, 1)
-		wait, err := s.Subscribe(ctx, func(c bridge.CustomerID) { got <- c })
+		changes := make(chan bridge.Change, 1)
+		wait, err := s.Subscribe(ctx, func(c bridge.CustomerID, what bridge.Change) { got <- c; changes <- what })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Publish(ctx, cust); err != nil {
+		if err := s.Publish(ctx, cust, bridge.ChangedOutbox|bridge.ChangedLog); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case c := <-got:
-			if c != cust {
-				t.Fatalf("notified %q", c)
+			if what := <-changes; c != cust || what != bridge.ChangedOutbox|bridge.ChangedLog {
+				t.Fatalf("notified %q %v", c, what)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no notification")
