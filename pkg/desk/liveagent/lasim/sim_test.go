@@ -625,7 +625,6 @@ func TestEventStream(t *testing.T) {
 	}
 }
 
-
 // TestExpiredPollsKnob: with ExpiredPolls, a poll holding when the session expires and the next
 // one answer 204; then 403.
 func TestExpiredPollsKnob(t *testing.T) {
