@@ -212,7 +212,7 @@ func TestEvents(t *testing.T) {
 	if req.Header.Get("X-Line-Signature") != Sign("secret", body) {
 		t.Error("signature does not match the body")
 	}
-	if NewEventID() == NewEventID() {
+	if a, b := NewEventID(), NewEventID(); a == b {
 		t.Error("event ids repeat")
 	}
 }

@@ -23,7 +23,6 @@ import (
 // visitor is a raw HTTP visitor, independent of package liveagent.
 type visitor struct {
 	t        *testing.T
-	base     string
 	id, key  string
 	affinity string
 	seq      int
