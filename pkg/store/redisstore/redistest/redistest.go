@@ -27,7 +27,8 @@ func URL() string {
 
 // Client returns a client of the real test server, closed when t ends. It
 // fails the test (it does not skip) when the server does not answer: the
-// test command starts one.
+// test command starts one. The test also fails if any command would span
+// Redis Cluster hash slots (see Watch).
 func Client(t testing.TB) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(URL())
@@ -43,6 +44,7 @@ func Client(t testing.TB) *redis.Client {
 		t.Fatalf("no Redis at %s (run the tests with scripts/test.sh, which starts one): %v", URL(), err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
+	Watch(t, rdb) // every test also proves the store is Redis Cluster safe
 	return rdb
 }
 
