@@ -87,6 +87,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := redisstore.New(rdb, redisstore.Options{Prefix: cfg.RedisKeyPrefix, Retention: cfg.Relay.ChatRetention})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bridge_chats_active", Help: "Customers with an open chat or deliveries in flight, across all instances.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := store.ActiveCount(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
