@@ -184,6 +184,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("demo", r.Demo),
 		slog.Int("port", r.Port),
 		slog.String("redis_url", r.RedisURL),
+		slog.String("redis_key_prefix", r.RedisKeyPrefix),
 		slog.String("desk", r.Desk),
 		slog.Any("liveagent", r.LiveAgent),
 		slog.String("api_key", r.APIKey),
