@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/line-sf-bridge/bridge/pkg/desk/liveagent/lasim"
 	"github.com/line-sf-bridge/bridge/pkg/line/linesim"
 	"github.com/line-sf-bridge/bridge/pkg/store/redisstore/redistest"
 )
@@ -84,31 +83,29 @@ func (p *process) stop(t *testing.T) {
 }
 
 type fakes struct {
-	sim  *lasim.Sim
-	la   *httptest.Server
-	line *linesim.Server
-	ls   *httptest.Server
-	env  map[string]string
+	agent agentSide
+	line  *linesim.Server
+	ls    *httptest.Server
+	env   map[string]string
 }
 
-func newFakes(t *testing.T) *fakes {
+func newFakes(t *testing.T, agent agentSide) *fakes {
 	t.Helper()
-	f := &fakes{sim: lasim.New(lasim.Options{HoldTime: 300 * time.Millisecond, ClientPollTimeout: 5 * time.Second}), line: linesim.New(e2eToken)}
-	f.la, f.ls = httptest.NewServer(f.sim), httptest.NewServer(f.line)
+	f := &fakes{agent: agent, line: linesim.New(e2eToken)}
+	f.ls = httptest.NewServer(f.line)
 	t.Cleanup(func() {
-		f.la.CloseClientConnections()
-		f.la.Close()
 		f.ls.Close()
-		_ = f.sim.Close()
 		f.line.Close()
 	})
 	rdb := redistest.Client(t)
 	f.env = map[string]string{
 		"REDIS_URL": redistest.URL(), "REDIS_KEY_PREFIX": redistest.Prefix(t, rdb),
-		"LIVEAGENT_HOST": f.la.URL, "LIVEAGENT_ORGANIZATION_ID": "00D000000000001", "LIVEAGENT_DEPLOYMENT_ID": "572000000000001",
-		"LIVEAGENT_BUTTON_ID": "573000000000001", "LINE_CHANNEL_SECRET": e2eSecret, "LINE_CHANNEL_TOKEN": e2eToken,
+		"LINE_CHANNEL_SECRET": e2eSecret, "LINE_CHANNEL_TOKEN": e2eToken,
 		"LINE_API_BASE_URL": f.ls.URL, "LINE_DATA_API_BASE_URL": f.ls.URL, "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 		"LEASE_TTL": "2s", "SHUTDOWN_TIMEOUT": "10s",
+	}
+	for k, v := range agent.env() {
+		f.env[k] = v
 	}
 	return f
 }
@@ -139,96 +136,121 @@ func (f *fakes) device(t *testing.T, user string, n int) []string {
 	return snap.Texts(user)
 }
 
-func (f *fakes) agentChat(t *testing.T, cond func(lasim.ChatView) bool) lasim.ChatView {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	v, err := f.sim.WaitFor(ctx, cond)
-	if err != nil {
-		t.Fatalf("agent console: %v", err)
-	}
-	return v
+// A LINE user hands over to an agent through the stand-alone webhook, waits
+// in the queue, chats both ways (through a connection drop) and ends —
+// every message once, in order — on either desk.
+func TestLineHandoverEndToEnd(t *testing.T) {
+	desks(t, func(t *testing.T, agent agentSide) {
+		f := newFakes(t, agent)
+		rcv := newReceiver(t)
+		f.env["EVENTS_WEBHOOK_URL"], f.env["EVENTS_WEBHOOK_SECRET"], f.env["EVENTS_ALLOW_PRIVATE"] = rcv.srv.URL, rcv.secret, "true"
+		p := startBridge(t, f.env)
+		const user = "U1234567890abcdef1234567890abcdef"
+		f.line.SetProfile(user, "LINE太郎", "ja")
+
+		f.say(t, p, linesim.Text(user, "営業時間は？")) // to the bot, remembered as history
+		f.say(t, p, linesim.Text(user, "オペレーター"))
+		id := agent.chat(t, "LINE太郎")
+		if pre := agent.prechat(t, id); !strings.Contains(pre, user) {
+			t.Fatalf("pre-chat data lack the LINE user id: %s", pre)
+		}
+		got := f.device(t, user, 2) // the waiting reply, then the queued notice
+		if !strings.Contains(got[0], "お待ちください") || !strings.HasPrefix(got[1], "接続しました。") {
+			t.Fatalf("phone before accept: %q", got)
+		}
+		f.say(t, p, linesim.Text(user, "注文番号は 42 です"), linesim.Sticker(user, "1", "2")) // held until accepted
+		agent.accept(t, id)
+		got = f.device(t, user, 3)
+		if !strings.Contains(got[2], "Agent Smith") {
+			t.Fatalf("agent joined notice: %q", got[2])
+		}
+		toAgent := agent.customerTexts(t, id, 3)
+		if len(toAgent) != 3 || !strings.Contains(toAgent[0], "営業時間は？") || toAgent[1] != "注文番号は 42 です" || toAgent[2] != "[スタンプ]" {
+			t.Fatalf("agent received %q", toAgent)
+		}
+		agent.send(t, id, "確認します")
+		f.device(t, user, 4)
+		agent.disrupt(t, id) // the connection to Salesforce breaks mid-chat
+		agent.send(t, id, "発送済みです 🚚")
+		got = f.device(t, user, 5)
+		if !slices.Equal(got[3:5], []string{"確認します", "発送済みです 🚚"}) {
+			t.Fatalf("agent replies on the phone: %q", got)
+		}
+		f.say(t, p, linesim.Text(user, "ありがとう"))
+		if got := agent.customerTexts(t, id, 4); got[3] != "ありがとう" {
+			t.Fatalf("after the disruption the agent got %q", got)
+		}
+		f.say(t, p, linesim.Text(user, "終了"))
+		agent.endedByCustomer(t, id)
+		got = f.device(t, user, 6)
+		if !strings.Contains(got[5], "終了") {
+			t.Fatalf("end notice: %q", got[5])
+		}
+		// Nothing more, nothing twice: once the bridge let the customer go
+		// (every sink caught up), the phone shows exactly these.
+		p.waitMetric(t, "bridge_chats_owned 0")
+		if final := f.line.Snapshot().Texts(user); len(final) != 6 {
+			t.Fatalf("phone shows %d messages, want 6: %q", len(final), final)
+		}
+		if got := agent.customerTexts(t, id, 4); len(got) != 4 {
+			t.Fatalf("agent got %d customer texts, want 4: %q", len(got), got)
+		}
+
+		// The same chat reached the event webhook receiver, signed, in order.
+		evs := rcv.wait(t, "chat.ended")
+		want := []string{"chat.requested", "chat.queue_updated", "message.received", "message.received",
+			"message.received", "chat.agent_joined", "message.agent_sent", "message.agent_sent", "message.received", "chat.ended"}
+		var types []string
+		for _, e := range evs {
+			types = append(types, e.Type)
+		}
+		if !sameMultiset(types, want) {
+			t.Fatalf("event types = %v, want (in any order of the customer's held messages) %v", types, want)
+		}
+		end := evs[len(evs)-1]
+		if end.Type != "chat.ended" || len(end.Data.Transcript) < 8 {
+			t.Fatalf("chat.ended last with the transcript: %+v", end)
+		}
+	})
 }
 
-// A LINE user hands over to an agent through the stand-alone webhook, waits
-// in the queue, chats both ways and ends — every message once, in order.
-func TestLineHandoverEndToEnd(t *testing.T) {
-	f := newFakes(t)
-	rcv := newReceiver(t)
-	f.env["EVENTS_WEBHOOK_URL"], f.env["EVENTS_WEBHOOK_SECRET"], f.env["EVENTS_ALLOW_PRIVATE"] = rcv.srv.URL, rcv.secret, "true"
-	p := startBridge(t, f.env)
-	const user = "U1234567890abcdef1234567890abcdef"
-	f.line.SetProfile(user, "LINE太郎", "ja")
-
-	f.say(t, p, linesim.Text(user, "営業時間は？")) // to the bot, remembered as history
-	f.say(t, p, linesim.Text(user, "オペレーター"))
-	sc := f.agentChat(t, func(c lasim.ChatView) bool { return c.VisitorName == "LINE太郎" })
-	if !strings.Contains(string(sc.PrechatDetails), user) {
-		t.Fatalf("prechat details lack the LINE user id: %s", sc.PrechatDetails)
-	}
-	got := f.device(t, user, 2) // the waiting reply, then the queued notice
-	if !strings.Contains(got[0], "お待ちください") || !strings.HasPrefix(got[1], "接続しました。") {
-		t.Fatalf("phone before accept: %q", got)
-	}
-	f.say(t, p, linesim.Text(user, "注文番号は 42 です"), linesim.Sticker(user, "1", "2")) // held until accepted
-	if err := f.sim.Accept(sc.ID); err != nil {
-		t.Fatal(err)
-	}
-	got = f.device(t, user, 3)
-	if !strings.Contains(got[2], "Agent Smith") {
-		t.Fatalf("agent joined notice: %q", got[2])
-	}
-	v := f.agentChat(t, func(c lasim.ChatView) bool { return c.ID == sc.ID && c.Counters.VisitorMessages >= 3 })
-	var toAgent []string
-	for _, e := range v.Transcript {
-		if e.Type == lasim.TranscriptChasitor {
-			toAgent = append(toAgent, e.Content)
+// A Django-era bot backend's calls, on either desk, through the command.
+func TestSeedContractEndToEnd(t *testing.T) {
+	desks(t, func(t *testing.T, agent agentSide) {
+		f := newFakes(t, agent)
+		f.env["MESSAGES_WAIT"] = "3s"
+		delete(f.env, "LINE_CHANNEL_TOKEN") // pull mode only
+		p := startBridge(t, f.env)
+		call := func(path, body, want string) {
+			t.Helper()
+			res, err := http.Post(p.url+path, "text/plain", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if string(b) != want {
+				t.Fatalf("POST %s %s = %d %s, want %s", path, body, res.StatusCode, b, want)
+			}
 		}
-	}
-	if len(toAgent) != 3 || !strings.Contains(toAgent[0], "営業時間は？") || toAgent[1] != "注文番号は 42 です" || toAgent[2] != "[スタンプ]" {
-		t.Fatalf("agent received %q", toAgent)
-	}
-	for _, text := range []string{"確認します", "発送済みです 🚚"} {
-		_ = f.sim.AgentSend(sc.ID, text)
-	}
-	got = f.device(t, user, 5)
-	if !slices.Equal(got[3:5], []string{"確認します", "発送済みです 🚚"}) {
-		t.Fatalf("agent replies on the phone: %q", got)
-	}
-	f.say(t, p, linesim.Text(user, "終了"))
-	f.agentChat(t, func(c lasim.ChatView) bool {
-		return c.ID == sc.ID && c.State == lasim.StateEnded && c.EndedBy == "visitor"
+		const id = `"Useedcontract0000000000000000000"`
+		call("/init", `{"line_id":`+id+`,"display_name":"Seed"}`, `{"type": "ok", "message": "\u63a5\u7d9a\u3057\u307e\u3057\u305f\u3002"}`)
+		chat := agent.chat(t, "Seed")
+		call("/send", `{"line_id":`+id+`,"message":"before accept"}`, `{"type": "send", "message": "send"}`)
+		agent.accept(t, chat)
+		for _, text := range []string{"one", "two", "three"} {
+			agent.send(t, chat, text)
+		}
+		for _, text := range []string{"one", "two", "three"} {
+			call("/messages", `{"line_id":`+id+`}`, `{"type": "message", "message": "`+text+`"}`)
+		}
+		if got := agent.customerTexts(t, chat, 1); got[0] != "before accept" {
+			t.Fatalf("agent got %q", got)
+		}
+		call("/close", `{"line_id":`+id+`}`, `{"type": "end", "message": "deleted session"}`)
+		agent.endedByCustomer(t, chat)
+		call("/send", `{"line_id":`+id+`,"message":"x"}`, `{"type": "bad", "message": "bad request"}`)
 	})
-	got = f.device(t, user, 6)
-	if !strings.Contains(got[5], "終了") {
-		t.Fatalf("end notice: %q", got[5])
-	}
-	// Nothing more, nothing twice: once the bridge let the customer go
-	// (every sink caught up), the phone shows exactly these.
-	p.waitMetric(t, "bridge_chats_owned 0")
-	final := f.line.Snapshot().Texts(user)
-	if len(final) != 6 {
-		t.Fatalf("phone shows %d messages, want 6: %q", len(final), final)
-	}
-	if n := f.line.Snapshot().CallCount(linesim.Push, 409); n != 0 {
-		t.Logf("%d pushes were answered 409 (retried deliveries)", n)
-	}
-
-	// The same chat reached the event webhook receiver, signed, in order.
-	evs := rcv.wait(t, "chat.ended")
-	want := []string{"chat.requested", "chat.queue_updated", "message.received", "message.received",
-		"message.received", "chat.agent_joined", "message.agent_sent", "message.agent_sent", "chat.ended"}
-	var types []string
-	for _, e := range evs {
-		types = append(types, e.Type)
-	}
-	if !sameMultiset(types, want) {
-		t.Fatalf("event types = %v, want (in any order of the customer's held messages) %v", types, want)
-	}
-	end := evs[len(evs)-1]
-	if end.Type != "chat.ended" || len(end.Data.Transcript) < 7 {
-		t.Fatalf("chat.ended last with the transcript: %+v", end)
-	}
 }
 
 // sameMultiset reports whether a and b hold the same strings, counting
@@ -316,7 +338,7 @@ func (r *receiver) wait(t *testing.T, typ string) []webhookEvent {
 // The bridge drains within SHUTDOWN_TIMEOUT even with a /messages long poll
 // in flight, answering it null.
 func TestShutdownDrainsLongPolls(t *testing.T) {
-	f := newFakes(t)
+	f := newFakes(t, newLiveAgent(t))
 	f.env["MESSAGES_WAIT"] = "25s"
 	p := startBridge(t, f.env)
 	post := func(path, body string) string {

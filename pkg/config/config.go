@@ -240,7 +240,7 @@ type MIAW struct {
 	// (MIAW_DEPLOYMENT_NAME).
 	DeploymentName string `mapstructure:"deployment_name"`
 	// CapabilitiesVersion is sent when requesting tokens (MIAW_CAPABILITIES_VERSION,
-	// default "248").
+	// default "1", as the official sample app sends since it dropped "248").
 	CapabilitiesVersion string `mapstructure:"capabilities_version"`
 	// PrivateKey is the PEM private key signing customer identity tokens for authenticated
 	// users (MIAW_PRIVATE_KEY, secret). Empty: guest (unauthenticated) tokens.

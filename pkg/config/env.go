@@ -95,7 +95,7 @@ var bindings = []binding{
 	{key: "miaw.url", env: []string{"MIAW_URL"}, def: ""},
 	{key: "miaw.org_id", env: []string{"MIAW_ORG_ID"}, def: ""},
 	{key: "miaw.deployment_name", env: []string{"MIAW_DEPLOYMENT_NAME"}, def: ""},
-	{key: "miaw.capabilities_version", env: []string{"MIAW_CAPABILITIES_VERSION"}, def: "248"},
+	{key: "miaw.capabilities_version", env: []string{"MIAW_CAPABILITIES_VERSION"}, def: "1"},
 	{key: "miaw.private_key", env: []string{"MIAW_PRIVATE_KEY"}, def: "", secret: true},
 	{key: "miaw.issuer", env: []string{"MIAW_ISSUER"}, def: ""},
 }

@@ -76,7 +76,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"LogLevel", c.LogLevel, "info"},
 		{"LogFormat", c.LogFormat, "json"},
 		{"ShutdownTimeout", c.ShutdownTimeout, 25 * time.Second},
-		{"CapabilitiesVersion", c.MIAW.CapabilitiesVersion, "248"},
+		{"CapabilitiesVersion", c.MIAW.CapabilitiesVersion, "1"},
 		{"Demo", c.Demo, false},
 		{"File", c.File(), ""},
 	}
