@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/line-sf-bridge/bridge/pkg/desk/liveagent/lasim"
+	"github.com/line-sf-bridge/bridge/pkg/desk/miaw/miawsim"
 )
 
 // DefaultAddr is the listen address when neither -addr nor PORT is given.
@@ -44,6 +45,7 @@ func main() {
 }
 
 type config struct {
+	desk         string
 	addr         string
 	hold         time.Duration
 	pollTimeout  time.Duration
@@ -67,6 +69,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (confi
 	if p := getenv("PORT"); p != "" {
 		defAddr = ":" + p
 	}
+	fs.StringVar(&c.desk, "desk", "liveagent", "which Salesforce API to simulate: liveagent (legacy Chat) or miaw (Enhanced Chat)")
 	fs.StringVar(&c.addr, "addr", defAddr, "listen address (default :8089, or :$PORT when PORT is set)")
 	fs.DurationVar(&c.hold, "hold", 30*time.Second, "how long a Messages poll holds before 204")
 	fs.DurationVar(&c.pollTimeout, "poll-timeout", 40*time.Second, "clientPollTimeout: sessions not polled for this long expire")
@@ -85,6 +88,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (confi
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.desk != "liveagent" && c.desk != "miaw" {
+		return c, errors.New("-desk must be liveagent or miaw")
 	}
 	if c.firstSeq != 0 && c.firstSeq != 1 {
 		return c, errors.New("-first-sequence must be 0 or 1")
@@ -109,30 +115,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := slog.New(h)
 
-	sim := lasim.New(lasim.Options{
-		OrgID:             cfg.orgID,
-		DeploymentID:      cfg.deploymentID,
-		HoldTime:          cfg.hold,
-		ClientPollTimeout: cfg.pollTimeout,
-		ExpiredPolls:      cfg.expiredPolls,
-		FirstSequence:     cfg.firstSeq,
-		AgentName:         cfg.agentName,
-		AutoAccept:        cfg.autoAccept,
-		AutoReply:         cfg.autoReply,
-		BaseURL:           cfg.baseURL,
-		Logger:            log,
-	})
+	var sim interface {
+		http.Handler
+		Close() error
+	}
+	mux := http.NewServeMux()
+	if cfg.desk == "miaw" {
+		m := miawsim.New(miawsim.Options{
+			OrgID: cfg.orgID, DeploymentName: cfg.deploymentID, AgentName: cfg.agentName,
+			AutoAccept: cfg.autoAccept, AutoReply: cfg.autoReply, Logger: log,
+		})
+		sim = m
+		mux.Handle("/", m)
+	} else {
+		l := lasim.New(lasim.Options{
+			OrgID:             cfg.orgID,
+			DeploymentID:      cfg.deploymentID,
+			HoldTime:          cfg.hold,
+			ClientPollTimeout: cfg.pollTimeout,
+			ExpiredPolls:      cfg.expiredPolls,
+			FirstSequence:     cfg.firstSeq,
+			AgentName:         cfg.agentName,
+			AutoAccept:        cfg.autoAccept,
+			AutoReply:         cfg.autoReply,
+			BaseURL:           cfg.baseURL,
+			Logger:            log,
+		})
+		sim = l
+		mux.Handle("/console/", http.StripPrefix("/console", demo.AgentConsole()))
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+		mux.Handle("/", l)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		_ = sim.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/console/", http.StripPrefix("/console", demo.AgentConsole()))
-	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
-	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
-	mux.Handle("/", sim)
 	srv := &http.Server{
 		Handler:           accessLog(log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -141,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("liveagent simulator listening",
+	log.Info("simulator listening", "desk", cfg.desk,
 		"addr", ln.Addr().String(), "console", "http://"+displayAddr(ln.Addr())+"/console/",
 		"hold", cfg.hold, "clientPollTimeout", cfg.pollTimeout, "firstSequence", cfg.firstSeq,
 		"autoAccept", cfg.autoAccept, "autoReply", cfg.autoReply)

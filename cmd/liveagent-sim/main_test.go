@@ -163,3 +163,56 @@ func TestRunListenError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// -desk miaw serves the Enhanced Chat simulator: its token endpoint and
+// control API answer, and the Live Agent routes do not.
+func TestRunEnhancedChatMode(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-desk", "miaw", "-addr", "127.0.0.1:0", "-log-format", "json", "-org-id", "00D000000000001AAA", "-deployment-id", "Dep"}, env(nil), pw)
+		pw.Close()
+	}()
+	addrRE := regexp.MustCompile(`"addr":"([^"]+)"`)
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening") {
+			addr = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		t.Fatal("no listening log line")
+	}
+	res, err := http.Get("http://" + addr + "/control/conversations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("control API = %d", res.StatusCode)
+	}
+	tok, err := http.Post("http://"+addr+"/iamessage/api/v2/authorization/unauthenticated/access-token", "application/json",
+		strings.NewReader(`{"orgId":"00D000000000001AAA","esDeveloperName":"Dep","capabilitiesVersion":"1","platform":"Web"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Body.Close()
+	if tok.StatusCode != 200 {
+		t.Fatalf("access token = %d", tok.StatusCode)
+	}
+	la, err := http.Get("http://" + addr + "/chat/rest/System/SessionId")
+	if err != nil {
+		t.Fatal(err)
+	}
+	la.Body.Close()
+	if la.StatusCode == 200 {
+		t.Fatal("Live Agent route answered in miaw mode")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
