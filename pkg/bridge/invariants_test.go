@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/line-sf-bridge/bridge/pkg/bridge"
+	"github.com/line-sf-bridge/bridge/pkg/bridge/bridgetest"
 	"github.com/line-sf-bridge/bridge/pkg/desk/liveagent/lasim"
 )
 
@@ -38,7 +39,7 @@ func pull(t *testing.T, in *instance, c bridge.CustomerID, pred func([]bridge.Ev
 	deadline := time.Now().Add(15 * time.Second)
 	for !pred(got) {
 		if time.Now().After(deadline) {
-			t.Fatalf("pull: timed out; have %s", kinds(got))
+			t.Fatalf("pull: timed out; have %s", bridgetest.Kinds(got))
 		}
 		ev, ok, err := in.b.Next(context.Background(), c, time.Second, func(e bridge.Event) bool { return e.FromDesk() })
 		if err != nil {
@@ -64,7 +65,7 @@ func agentTexts(n int, prefix string) []string {
 func TestEveryEventOfABatchInOrderOnce(t *testing.T) {
 	e := newEnv(t, lasim.Options{HoldTime: 2 * time.Second})
 	in := e.start("a")
-	in.sink.failNext(2)
+	in.sink.FailNext(2)
 	v := visitor("batch")
 	open(t, in, v)
 	sc := e.simChat("batch")
@@ -82,17 +83,17 @@ func TestEveryEventOfABatchInOrderOnce(t *testing.T) {
 	}
 	isDone := func(evs []bridge.Event) bool { return len(evs) > 0 && evs[len(evs)-1].Kind == bridge.KindEnded }
 	got := pull(t, in, v.CustomerID, isDone)
-	if g := texts(got, bridge.KindAgentMessage); !slices.Equal(g, want) {
+	if g := bridgetest.Texts(got, bridge.KindAgentMessage); !slices.Equal(g, want) {
 		t.Fatalf("pulled texts = %q, want %q", g, want)
 	}
 	wantKinds := []bridge.Kind{bridge.KindRequested, bridge.KindAgentJoined}
 	for i, k := range wantKinds {
 		if got[i].Kind != k {
-			t.Fatalf("pulled %s, want it to start with %v", kinds(got), wantKinds)
+			t.Fatalf("pulled %s, want it to start with %v", bridgetest.Kinds(got), wantKinds)
 		}
 	}
-	sunk := in.sink.waitFor(t, v.CustomerID, "the end", isDone)
-	if g := texts(sunk, bridge.KindAgentMessage); !slices.Equal(g, want) {
+	sunk := in.sink.WaitFor(t, v.CustomerID, "the end", isDone)
+	if g := bridgetest.Texts(sunk, bridge.KindAgentMessage); !slices.Equal(g, want) {
 		t.Fatalf("sink texts = %q, want %q", g, want)
 	}
 	ids := map[string]bool{}
@@ -154,9 +155,9 @@ func TestChatOutlivesItsCallers(t *testing.T) {
 	if err := e.sim.AgentSend(sc.ID, "still there?"); err != nil {
 		t.Fatalf("agent send after idle period: %v", err)
 	}
-	got := pull(t, in, v.CustomerID, func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) == 1 })
-	if texts(got, bridge.KindAgentMessage)[0] != "still there?" {
-		t.Fatalf("got %s", kinds(got))
+	got := pull(t, in, v.CustomerID, func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) == 1 })
+	if bridgetest.Texts(got, bridge.KindAgentMessage)[0] != "still there?" {
+		t.Fatalf("got %s", bridgetest.Kinds(got))
 	}
 	if st := e.simChat("idle").State; st != lasim.StateEstablished {
 		t.Fatalf("simulator chat state = %s", st)
@@ -193,7 +194,7 @@ func TestEndsAreEnds(t *testing.T) {
 			sc := e.simChat(v.DisplayName)
 			if tc.name != "request failed" {
 				_ = e.sim.Accept(sc.ID)
-				in.sink.waitFor(t, v.CustomerID, "agent joined", hasKind(bridge.KindAgentJoined))
+				in.sink.WaitFor(t, v.CustomerID, "agent joined", bridgetest.HasKind(bridge.KindAgentJoined))
 			}
 			tc.end(e, in, v.CustomerID, sc.ID)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -223,11 +224,11 @@ func TestEndsAreEnds(t *testing.T) {
 			// Once: exactly one ending event reaches consumers, and the
 			// customer is let go (no lease, not active).
 			if tc.reason != bridge.EndByCustomer {
-				evs := in.sink.waitFor(t, v.CustomerID, "end event", func(evs []bridge.Event) bool {
+				evs := in.sink.WaitFor(t, v.CustomerID, "end event", func(evs []bridge.Event) bool {
 					return slices.ContainsFunc(evs, bridge.Event.Ends)
 				})
 				if n := len(slices.DeleteFunc(slices.Clone(evs), func(e bridge.Event) bool { return !e.Ends() })); n != 1 {
-					t.Fatalf("%d ending events: %s", n, kinds(evs))
+					t.Fatalf("%d ending events: %s", n, bridgetest.Kinds(evs))
 				}
 			}
 			waitUntil(t, "customer released", func() bool { return in.b.Owned() == 0 })
@@ -254,7 +255,7 @@ func TestAffinityChangeLosesNothing(t *testing.T) {
 	open(t, in, v)
 	sc := e.simChat("affinity")
 	_ = e.sim.Accept(sc.ID)
-	in.sink.waitFor(t, v.CustomerID, "agent joined", hasKind(bridge.KindAgentJoined))
+	in.sink.WaitFor(t, v.CustomerID, "agent joined", bridgetest.HasKind(bridge.KindAgentJoined))
 	if err := e.sim.InjectFault(lasim.Fault{Kind: "messages", Status: 503, ChatID: sc.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,8 +263,8 @@ func TestAffinityChangeLosesNothing(t *testing.T) {
 	got := e.waitSim(sc.ID, "a reconnect", func(c lasim.ChatView) bool { return c.Counters.Reconnects >= 1 })
 	_ = e.sim.AgentSend(sc.ID, "after")
 	send(t, in, v.CustomerID, "visitor after reconnect")
-	evs := in.sink.waitFor(t, v.CustomerID, "both texts", func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) >= 2 })
-	if g := texts(evs, bridge.KindAgentMessage); !slices.Equal(g, []string{"before", "after"}) {
+	evs := in.sink.WaitFor(t, v.CustomerID, "both texts", func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) >= 2 })
+	if g := bridgetest.Texts(evs, bridge.KindAgentMessage); !slices.Equal(g, []string{"before", "after"}) {
 		t.Fatalf("texts = %q", g)
 	}
 	got = e.waitSim(sc.ID, "the visitor text", func(c lasim.ChatView) bool { return len(visitorTexts(c)) == 1 })
@@ -287,7 +288,7 @@ func TestFailoverOnePollerNothingLost(t *testing.T) {
 		_ = e.sim.Accept(e.simChat(v.DisplayName).ID)
 	}
 	for _, v := range vs {
-		a.sink.waitFor(t, v.CustomerID, "agent joined", hasKind(bridge.KindAgentJoined))
+		a.sink.WaitFor(t, v.CustomerID, "agent joined", bridgetest.HasKind(bridge.KindAgentJoined))
 	}
 	if a.b.Owned() != 4 || b.b.Owned() != 0 { // b has adopted nothing yet
 		t.Fatalf("owned: a=%d b=%d", a.b.Owned(), b.b.Owned())
@@ -296,7 +297,7 @@ func TestFailoverOnePollerNothingLost(t *testing.T) {
 		_ = e.sim.AgentSend(e.simChat(v.DisplayName).ID, "one")
 	}
 	for _, v := range vs {
-		a.sink.waitFor(t, v.CustomerID, "one", func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) == 1 })
+		a.sink.WaitFor(t, v.CustomerID, "one", func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) == 1 })
 	}
 	killed := time.Now()
 	a.kill()
@@ -305,7 +306,7 @@ func TestFailoverOnePollerNothingLost(t *testing.T) {
 		send(t, b, v.CustomerID, "visitor during failover")
 	}
 	for _, v := range vs {
-		b.sink.waitFor(t, v.CustomerID, "two", func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) >= 2 })
+		b.sink.WaitFor(t, v.CustomerID, "two", func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) >= 2 })
 	}
 	took := time.Since(killed)
 	if took > 4*time.Second {
@@ -318,7 +319,7 @@ func TestFailoverOnePollerNothingLost(t *testing.T) {
 			t.Fatalf("%s: state %s, 409s %d", v.DisplayName, sc.State, sc.Counters.Conflicts409)
 		}
 		// Every agent text once, in order, whichever instance delivered it.
-		all := texts(b.sink.events(v.CustomerID), bridge.KindAgentMessage)
+		all := bridgetest.Texts(b.sink.Events(v.CustomerID), bridge.KindAgentMessage)
 		if !slices.Equal(all, []string{"one", "two"}) {
 			t.Fatalf("%s: delivered %q", v.DisplayName, all)
 		}
@@ -335,13 +336,13 @@ func TestRestartResumes(t *testing.T) {
 	sc := e.simChat("restart")
 	_ = e.sim.Accept(sc.ID)
 	_ = e.sim.AgentSend(sc.ID, "first")
-	a.sink.waitFor(t, v.CustomerID, "first", func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) == 1 })
+	a.sink.WaitFor(t, v.CustomerID, "first", func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) == 1 })
 	a.stop()
 	_ = e.sim.AgentSend(sc.ID, "while down")
 	a2 := e.startWith("a2", a.sink) // the same receiver
 	_ = e.sim.AgentSend(sc.ID, "after")
-	evs := a2.sink.waitFor(t, v.CustomerID, "three texts", func(evs []bridge.Event) bool { return len(texts(evs, bridge.KindAgentMessage)) >= 3 })
-	if g := texts(evs, bridge.KindAgentMessage); !slices.Equal(g, []string{"first", "while down", "after"}) {
+	evs := a2.sink.WaitFor(t, v.CustomerID, "three texts", func(evs []bridge.Event) bool { return len(bridgetest.Texts(evs, bridge.KindAgentMessage)) >= 3 })
+	if g := bridgetest.Texts(evs, bridge.KindAgentMessage); !slices.Equal(g, []string{"first", "while down", "after"}) {
 		t.Fatalf("after restart delivered %q", g)
 	}
 	if c := e.simChat("restart").Counters.Conflicts409; c != 0 {

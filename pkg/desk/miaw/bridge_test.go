@@ -38,7 +38,7 @@ func TestBridgeEveryAgentMessageInOrderOnce(t *testing.T) {
 	if pulled[0].Kind != bridge.KindRequested || pulled[1].Kind != bridge.KindAgentJoined || pulled[1].AgentName != "佐藤" {
 		t.Fatalf("pulled %s", kinds(pulled))
 	}
-	sunk := in.sink.waitFor(t, v.CustomerID, "the end", isEnded)
+	sunk := in.sink.WaitFor(t, v.CustomerID, "the end", isEnded)
 	if g := texts(sunk); !slices.Equal(g, want) {
 		t.Fatalf("sink texts %q, want %q", g, want)
 	}
@@ -61,7 +61,7 @@ func TestBridgeMessagesBeforeAgentAreHeld(t *testing.T) {
 		bsend(t, in, v.CustomerID, text)
 	}
 	// The runner is receiving (it delivered the routing result) and has not sent anything.
-	in.sink.waitFor(t, v.CustomerID, "requested", has(bridge.KindRequested))
+	in.sink.WaitFor(t, v.CustomerID, "requested", has(bridge.KindRequested))
 	if got := e.waitConv(sc.ID, "a backfill", func(c miawsim.ConversationView) bool { return c.Counters.EntryLists > 0 }); len(got.EndUserTexts()) != 0 {
 		t.Fatalf("agent saw %q before joining", got.EndUserTexts())
 	}
@@ -88,7 +88,7 @@ func TestBridgeStreamDropLosesNothing(t *testing.T) {
 	sc := e.simConv(v.CustomerID)
 	_ = e.sim.Accept(sc.ID)
 	_ = e.sim.AgentSend(sc.ID, "before")
-	in.sink.waitFor(t, v.CustomerID, "before", func(evs []bridge.Event) bool { return len(texts(evs)) == 1 })
+	in.sink.WaitFor(t, v.CustomerID, "before", func(evs []bridge.Event) bool { return len(texts(evs)) == 1 })
 	want := []string{"before"}
 	for round := range 3 {
 		connects := e.sim.Stats().StreamConnects
@@ -106,7 +106,7 @@ func TestBridgeStreamDropLosesNothing(t *testing.T) {
 	}
 	final := e.waitConv(sc.ID, "customer texts", func(c miawsim.ConversationView) bool { return len(c.EndUserTexts()) >= 3 })
 	_ = e.sim.EndSession(sc.ID)
-	sunk := in.sink.waitFor(t, v.CustomerID, "the end", isEnded)
+	sunk := in.sink.WaitFor(t, v.CustomerID, "the end", isEnded)
 	if g := texts(sunk); !slices.Equal(g, want) {
 		t.Fatalf("sink texts %q, want %q", g, want)
 	}
@@ -130,11 +130,11 @@ func TestBridgeInstanceKilledMidChat(t *testing.T) {
 		_ = e.sim.Accept(e.simConv(v.CustomerID).ID)
 	}
 	for _, v := range vs {
-		a.sink.waitFor(t, v.CustomerID, "agent joined", has(bridge.KindAgentJoined))
+		a.sink.WaitFor(t, v.CustomerID, "agent joined", has(bridge.KindAgentJoined))
 		_ = e.sim.AgentSend(e.simConv(v.CustomerID).ID, "one")
 	}
 	for _, v := range vs {
-		a.sink.waitFor(t, v.CustomerID, "one", func(evs []bridge.Event) bool { return len(texts(evs)) == 1 })
+		a.sink.WaitFor(t, v.CustomerID, "one", func(evs []bridge.Event) bool { return len(texts(evs)) == 1 })
 	}
 	if a.b.Owned() != 3 || b.b.Owned() != 0 {
 		t.Fatalf("owned: a=%d b=%d", a.b.Owned(), b.b.Owned())
@@ -147,14 +147,14 @@ func TestBridgeInstanceKilledMidChat(t *testing.T) {
 		bsend(t, b, v.CustomerID, "customer during failover")
 	}
 	for _, v := range vs {
-		b.sink.waitFor(t, v.CustomerID, "two and three", func(evs []bridge.Event) bool { return len(texts(evs)) >= 2 })
+		b.sink.WaitFor(t, v.CustomerID, "two and three", func(evs []bridge.Event) bool { return len(texts(evs)) >= 2 })
 	}
 	for _, v := range vs {
 		sc := e.waitConv(e.simConv(v.CustomerID).ID, "customer text", func(c miawsim.ConversationView) bool { return len(c.EndUserTexts()) == 1 })
 		if sc.State != miawsim.StateActive || sc.Counters.DuplicateMessages != 0 {
 			t.Fatalf("%s: state %s, counters %+v", v.DisplayName, sc.State, sc.Counters)
 		}
-		all := append(a.sink.events(v.CustomerID), b.sink.events(v.CustomerID)...)
+		all := append(a.sink.Events(v.CustomerID), b.sink.Events(v.CustomerID)...)
 		if g := texts(all); !slices.Equal(g, []string{"one", "two", "three"}) {
 			t.Fatalf("%s: delivered %q", v.DisplayName, g)
 		}
@@ -171,7 +171,7 @@ func TestBridgeCloseReachesSimulator(t *testing.T) {
 	bopen(t, in, v)
 	sc := e.simConv(v.CustomerID)
 	_ = e.sim.Accept(sc.ID)
-	in.sink.waitFor(t, v.CustomerID, "joined", has(bridge.KindAgentJoined))
+	in.sink.WaitFor(t, v.CustomerID, "joined", has(bridge.KindAgentJoined))
 	if err := in.b.Close(context.Background(), v.CustomerID, bridge.EndByCustomer); err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +204,9 @@ func TestBridgeRoutingFailureEndsChat(t *testing.T) {
 	v := visitor("no-agent")
 	bopen(t, in, v)
 	sc := e.simConv(v.CustomerID)
-	in.sink.waitFor(t, v.CustomerID, "requested", has(bridge.KindRequested))
+	in.sink.WaitFor(t, v.CustomerID, "requested", has(bridge.KindRequested))
 	_ = e.sim.FailRouting(sc.ID, "", "no agent available")
-	in.sink.waitFor(t, v.CustomerID, "failed", has(bridge.KindRequestFailed))
+	in.sink.WaitFor(t, v.CustomerID, "failed", has(bridge.KindRequestFailed))
 	waitOwned(t, in, 0)
 	ch, _ := in.b.Chat(context.Background(), v.CustomerID)
 	if ch.Status != bridge.StatusEnded || ch.EndReason != bridge.EndRequestFail {

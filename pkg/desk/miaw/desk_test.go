@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/line-sf-bridge/bridge/pkg/bridge"
+	"github.com/line-sf-bridge/bridge/pkg/bridge/bridgetest"
 	"github.com/line-sf-bridge/bridge/pkg/desk/miaw"
 	"github.com/line-sf-bridge/bridge/pkg/desk/miaw/miawsim"
 )
@@ -77,33 +78,12 @@ func (c *chat) until(what string, pred func([]bridge.Event) bool) []bridge.Event
 	return c.got
 }
 
-func kinds(evs []bridge.Event) string {
-	var out []string
-	for _, e := range evs {
-		k := string(e.Kind)
-		if e.Text != "" {
-			k += "(" + e.Text + ")"
-		}
-		out = append(out, k)
-	}
-	return fmt.Sprint(out)
-}
+func kinds(evs []bridge.Event) string { return bridgetest.Kinds(evs) }
 
-func texts(evs []bridge.Event) []string {
-	var out []string
-	for _, e := range evs {
-		if e.Kind == bridge.KindAgentMessage {
-			out = append(out, e.Text)
-		}
-	}
-	return out
-}
+// texts returns the agent's texts.
+func texts(evs []bridge.Event) []string { return bridgetest.Texts(evs, bridge.KindAgentMessage) }
 
-func has(k bridge.Kind) func([]bridge.Event) bool {
-	return func(evs []bridge.Event) bool {
-		return slices.ContainsFunc(evs, func(e bridge.Event) bool { return e.Kind == k })
-	}
-}
+func has(k bridge.Kind) func([]bridge.Event) bool { return bridgetest.HasKind(k) }
 
 func nTexts(n int) func([]bridge.Event) bool {
 	return func(evs []bridge.Event) bool { return len(texts(evs)) >= n }

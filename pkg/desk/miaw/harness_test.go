@@ -2,9 +2,7 @@ package miaw_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/line-sf-bridge/bridge/pkg/bridge"
+	"github.com/line-sf-bridge/bridge/pkg/bridge/bridgetest"
 	"github.com/line-sf-bridge/bridge/pkg/desk/miaw"
 	"github.com/line-sf-bridge/bridge/pkg/desk/miaw/miawsim"
 	"github.com/line-sf-bridge/bridge/pkg/store/redisstore"
@@ -38,9 +37,9 @@ func newBridgeEnv(t *testing.T) *benv {
 // event streams) and recording sink.
 type binstance struct {
 	b      *bridge.Bridge
-	store  *killableStore
+	store  *bridgetest.KillableStore
 	desk   *miaw.Desk
-	sink   *recordSink
+	sink   *bridgetest.RecordSink
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -48,9 +47,9 @@ type binstance struct {
 
 func (e *benv) start(name string) *binstance {
 	e.t.Helper()
-	st := &killableStore{Store: redisstore.New(e.rdb, redisstore.Options{Prefix: e.prefix})}
+	st := &bridgetest.KillableStore{Store: redisstore.New(e.rdb, redisstore.Options{Prefix: e.prefix})}
 	desk := miaw.NewDesk(e.client(false), miaw.DeskOptions{Wait: time.Second, Logger: testLogger().With("instance", name)})
-	rec := newRecordSink("record")
+	rec := bridgetest.NewRecordSink("record")
 	b := bridge.New(st, desk, []bridge.Sink{rec}, bridge.Options{
 		Owner: name, LeaseTTL: time.Second, ScanInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		SinkMaxBackoff: 200 * time.Millisecond, DeskTimeout: 5 * time.Second, Logger: testLogger().With("instance", name),
@@ -76,143 +75,7 @@ func (in *binstance) stop() {
 }
 
 // kill makes the instance's store fail from now on, as if the process had died.
-func (in *binstance) kill() { in.store.kill() }
-
-// killableStore fails every call once killed.
-type killableStore struct {
-	bridge.Store
-	mu   sync.Mutex
-	dead bool
-}
-
-var errKilled = errors.New("killed")
-
-func (k *killableStore) kill() { k.mu.Lock(); k.dead = true; k.mu.Unlock() }
-func (k *killableStore) check() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		return errKilled
-	}
-	return nil
-}
-func (k *killableStore) Chat(ctx context.Context, c bridge.CustomerID) (bridge.Chat, error) {
-	if err := k.check(); err != nil {
-		return bridge.Chat{}, err
-	}
-	return k.Store.Chat(ctx, c)
-}
-func (k *killableStore) Commit(ctx context.Context, c bridge.CustomerID, cm bridge.Commit) (bridge.Chat, error) {
-	if err := k.check(); err != nil {
-		return bridge.Chat{}, err
-	}
-	return k.Store.Commit(ctx, c, cm)
-}
-func (k *killableStore) Renew(ctx context.Context, o string, cs []bridge.CustomerID, ttl time.Duration) ([]bridge.CustomerID, error) {
-	if err := k.check(); err != nil {
-		return nil, err
-	}
-	return k.Store.Renew(ctx, o, cs, ttl)
-}
-func (k *killableStore) Release(ctx context.Context, c bridge.CustomerID, o string, active bool) error {
-	if err := k.check(); err != nil {
-		return err
-	}
-	return k.Store.Release(ctx, c, o, active)
-}
-func (k *killableStore) Acquire(ctx context.Context, c bridge.CustomerID, o string, ttl time.Duration) (bool, error) {
-	if err := k.check(); err != nil {
-		return false, err
-	}
-	return k.Store.Acquire(ctx, c, o, ttl)
-}
-func (k *killableStore) Advance(ctx context.Context, c bridge.CustomerID, cons, from, to string) (bool, error) {
-	if err := k.check(); err != nil {
-		return false, err
-	}
-	return k.Store.Advance(ctx, c, cons, from, to)
-}
-func (k *killableStore) Orphans(ctx context.Context, n int) ([]bridge.CustomerID, error) {
-	if err := k.check(); err != nil {
-		return nil, err
-	}
-	return k.Store.Orphans(ctx, n)
-}
-func (k *killableStore) Deactivate(ctx context.Context, c bridge.CustomerID) error {
-	if err := k.check(); err != nil {
-		return err
-	}
-	return k.Store.Deactivate(ctx, c)
-}
-func (k *killableStore) OutboxHead(ctx context.Context, c bridge.CustomerID) (bridge.Outgoing, bool, error) {
-	if err := k.check(); err != nil {
-		return bridge.Outgoing{}, false, err
-	}
-	return k.Store.OutboxHead(ctx, c)
-}
-
-// recordSink records what it delivers, per customer; a delivery key reused with other events
-// is a bug.
-type recordSink struct {
-	name string
-	mu   sync.Mutex
-	got  map[bridge.CustomerID][]bridge.Event
-	keys map[string][]string
-	cond chan struct{}
-}
-
-func newRecordSink(name string) *recordSink {
-	return &recordSink{name: name, got: map[bridge.CustomerID][]bridge.Event{}, keys: map[string][]string{}, cond: make(chan struct{})}
-}
-
-func (s *recordSink) Name() string { return s.name }
-func (s *recordSink) Accepts(ev bridge.Event) bool {
-	return ev.FromDesk() && ev.Kind != bridge.KindAgentTyping && ev.Kind != bridge.KindAgentNotTyping
-}
-func (s *recordSink) Batch(evs []bridge.Event) int { return min(len(evs), 3) }
-func (s *recordSink) Deliver(ctx context.Context, d bridge.Delivery) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, ev := range d.Events {
-		ids = append(ids, ev.ID)
-	}
-	if prev, ok := s.keys[d.Key]; ok {
-		if !slices.Equal(prev, ids) {
-			return fmt.Errorf("%w: key %s reused for %v, was %v", bridge.ErrPermanent, d.Key, ids, prev)
-		}
-		return nil // delivered before: idempotent, like LINE's retry key
-	}
-	s.keys[d.Key] = ids
-	s.got[d.Customer] = append(s.got[d.Customer], d.Events...)
-	close(s.cond)
-	s.cond = make(chan struct{})
-	return nil
-}
-
-func (s *recordSink) events(c bridge.CustomerID) []bridge.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.got[c])
-}
-
-func (s *recordSink) waitFor(t *testing.T, c bridge.CustomerID, what string, pred func([]bridge.Event) bool) []bridge.Event {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		s.mu.Lock()
-		evs, ch := slices.Clone(s.got[c]), s.cond
-		s.mu.Unlock()
-		if pred(evs) {
-			return evs
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("sink: timed out waiting for %s; have %s", what, kinds(evs))
-		}
-	}
-}
+func (in *binstance) kill() { in.store.Kill() }
 
 func bopen(t *testing.T, in *binstance, v bridge.Visitor) bridge.Chat {
 	t.Helper()
