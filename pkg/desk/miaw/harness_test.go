@@ -47,9 +47,15 @@ type binstance struct {
 
 func (e *benv) start(name string) *binstance {
 	e.t.Helper()
+	return e.startWith(name, bridgetest.NewRecordSink("record"))
+}
+
+// startWith starts an instance delivering to rec (pass another instance's
+// sink to model one receiver, as LINE is, behind several instances).
+func (e *benv) startWith(name string, rec *bridgetest.RecordSink) *binstance {
+	e.t.Helper()
 	st := &bridgetest.KillableStore{Store: redisstore.New(e.rdb, redisstore.Options{Prefix: e.prefix})}
 	desk := miaw.NewDesk(e.client(false), miaw.DeskOptions{Wait: time.Second, Logger: testLogger().With("instance", name)})
-	rec := bridgetest.NewRecordSink("record")
 	b := bridge.New(st, desk, []bridge.Sink{rec}, bridge.Options{
 		Owner: name, LeaseTTL: time.Second, ScanInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		SinkMaxBackoff: 200 * time.Millisecond, DeskTimeout: 5 * time.Second, Logger: testLogger().With("instance", name),
