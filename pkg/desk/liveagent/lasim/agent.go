@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Agent-side actions. Each returns ErrNoChat for an unknown id and ErrState when the chat's
@@ -46,8 +48,8 @@ func (s *Sim) accept(c *chat, agentName string) error {
 	c.estAt = s.opts.Now()
 	c.autoAcceptAt = time.Time{}
 	c.agentName = agentName
-	c.agentUserID = newUserID()
-	c.agentUUID = randomUUID()
+	c.agentUserID = simkit.NewSFID("005")
+	c.agentUUID = simkit.RandomUUID()
 	c.queuePosition = 0
 	s.queue(c, "ChatEstablished", chatEstablished{
 		Name: agentName, UserID: c.agentUserID, Items: []any{}, SneakPeekEnabled: false,
@@ -126,8 +128,8 @@ func (s *Sim) Transfer(id, agentName string) error {
 			return stateErr(c, "transfer")
 		}
 		c.agentName = agentName
-		c.agentUserID = newUserID()
-		c.agentUUID = randomUUID()
+		c.agentUserID = simkit.NewSFID("005")
+		c.agentUUID = simkit.RandomUUID()
 		c.agentTyping = false
 		s.addTranscript(c, TranscriptTransferred, agentName, "")
 		s.queue(c, "ChatTransferred", chatTransferred{Name: agentName, UserID: c.agentUserID, ChasitorIdleTimeout: idleTimeout{}})
@@ -262,7 +264,7 @@ func (s *Sim) SetClientPollTimeout(d time.Duration) error {
 	s.mu.Lock()
 	s.pollTimeout = d
 	s.mu.Unlock()
-	s.wakeScheduler()
+	s.life.Wake()
 	return nil
 }
 
@@ -305,7 +307,7 @@ func (s *Sim) UpdateSettings(hold, pollTimeout, autoAccept time.Duration, autoRe
 		s.opts.ExpiredPolls = *expiredPolls
 	}
 	s.mu.Unlock()
-	s.wakeScheduler()
+	s.life.Wake()
 }
 
 // SetAvailability sets whether agents are online for buttonID ("" = every button without its

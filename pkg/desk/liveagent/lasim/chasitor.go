@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // noun is one Chasitor/* resource.
@@ -226,12 +228,12 @@ func (s *Sim) applyInit(c *chat, body []byte) *resp {
 		URL:                   "",
 		QueuePosition:         c.queuePosition,
 		CustomDetails:         customDetails(in.PrechatDetails),
-		VisitorID:             randomUUID(),
+		VisitorID:             simkit.RandomUUID(),
 		GeoLocation:           simGeo,
 	})
 	if s.opts.AutoAccept > 0 {
 		c.autoAcceptAt = s.opts.Now().Add(s.opts.AutoAccept)
-		s.wakeScheduler()
+		s.life.Wake()
 	}
 	s.opts.Logger.Info("chat requested", "chat", c.id, "visitor", in.VisitorName, "button", in.ButtonID)
 	return okResp

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Event types of the /control/events stream.
@@ -31,60 +33,36 @@ type Event struct {
 // ErrClosed is returned by waits on a closed simulator.
 var ErrClosed = errors.New("lasim: simulator closed")
 
-type sseEvent struct {
-	name string
-	data []byte
-}
-
 // notify records a change of c: it wakes WaitFor callers and sends an event to the
 // /control/events subscribers. Called with s.mu held.
 func (s *Sim) notify(kind string, c *chat, text string) {
-	s.version++
-	close(s.changed)
-	s.changed = make(chan struct{})
-	if len(s.subs) == 0 {
-		return
+	s.changes.Notify()
+	s.hub.BroadcastJSON(kind, func() any {
+		return Event{Type: kind, ChatID: c.id, Text: text, Chat: s.view(c), Time: s.opts.Now()}
+	})
+}
+
+// snapshot returns the views of all chats and the change channel of that state.
+func (s *Sim) snapshot() ([]ChatView, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.viewsLocked(), s.changes.Changed()
+}
+
+// viewsLocked snapshots all chats, oldest first. Called with s.mu held.
+func (s *Sim) viewsLocked() []ChatView {
+	views := make([]ChatView, 0, len(s.order))
+	for _, id := range s.order {
+		views = append(views, s.view(s.chats[id]))
 	}
-	data, err := json.Marshal(Event{Type: kind, ChatID: c.id, Text: text, Chat: s.view(c), Time: s.opts.Now()})
-	if err != nil {
-		return
-	}
-	ev := sseEvent{name: kind, data: data}
-	for ch := range s.subs {
-		select {
-		case ch <- ev:
-		default: // too slow: drop the subscriber, its handler returns
-			delete(s.subs, ch)
-			close(ch)
-		}
-	}
+	return views
 }
 
 // WaitFor blocks until some chat satisfies cond and returns its snapshot. cond is evaluated
 // without the simulator's lock held (it may call other methods) on every change. It returns
 // ctx.Err() when ctx ends and ErrClosed when the simulator is closed.
 func (s *Sim) WaitFor(ctx context.Context, cond func(ChatView) bool) (ChatView, error) {
-	for {
-		s.mu.Lock()
-		views := make([]ChatView, 0, len(s.order))
-		for _, id := range s.order {
-			views = append(views, s.view(s.chats[id]))
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		for _, v := range views {
-			if cond(v) {
-				return v, nil
-			}
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ChatView{}, fmt.Errorf("lasim: wait: %w", ctx.Err())
-		case <-s.done:
-			return ChatView{}, ErrClosed
-		}
-	}
+	return simkit.WaitFor(ctx, s.life, "lasim: wait", s.snapshot, cond)
 }
 
 // WaitChat blocks until the chat id satisfies cond. It returns ErrNoChat if the chat does not
@@ -97,7 +75,7 @@ func (s *Sim) WaitChat(ctx context.Context, id string, cond func(ChatView) bool)
 		if ok {
 			v = s.view(c)
 		}
-		ch := s.changed
+		ch := s.changes.Changed()
 		s.mu.Unlock()
 		if !ok {
 			return ChatView{}, fmt.Errorf("%w: %s", ErrNoChat, id)
@@ -105,12 +83,8 @@ func (s *Sim) WaitChat(ctx context.Context, id string, cond func(ChatView) bool)
 		if cond(v) {
 			return v, nil
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return v, fmt.Errorf("lasim: wait for chat %s (state %s): %w", id, v.State, ctx.Err())
-		case <-s.done:
-			return v, ErrClosed
+		if err := s.life.Wait(ctx, ch, fmt.Sprintf("lasim: wait for chat %s (state %s)", id, v.State)); err != nil {
+			return v, err
 		}
 	}
 }
@@ -128,67 +102,15 @@ func (s *Sim) WaitNewChat(ctx context.Context, known ...string) (ChatView, error
 	})
 }
 
-// handleEvents streams chat changes as Server-Sent Events.
+// handleEvents streams chat changes as Server-Sent Events, starting with a snapshot.
 func (s *Sim) handleEvents(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-
-	ch := make(chan sseEvent, 256)
 	s.mu.Lock()
-	views := make([]ChatView, 0, len(s.order))
-	for _, id := range s.order {
-		views = append(views, s.view(s.chats[id]))
-	}
-	s.subs[ch] = struct{}{}
+	views := s.viewsLocked()
+	sub := s.hub.Subscribe()
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.subs, ch)
-		s.mu.Unlock()
-	}()
-
 	snap, _ := json.Marshal(struct {
 		Type  string     `json:"type"`
 		Chats []ChatView `json:"chats"`
 	}{EventSnapshot, views})
-	w.WriteHeader(http.StatusOK)
-	if err := writeSSE(w, sseEvent{name: EventSnapshot, data: snap}, "retry: 2000\n"); err != nil {
-		return
-	}
-	if rc.Flush() != nil {
-		return
-	}
-	ping := time.NewTicker(15 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return
-			}
-			if writeSSE(w, ev, "") != nil {
-				return
-			}
-		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-				return
-			}
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
-		if rc.Flush() != nil {
-			return
-		}
-	}
-}
-
-func writeSSE(w http.ResponseWriter, ev sseEvent, prefix string) error {
-	_, err := fmt.Fprintf(w, "%sevent: %s\ndata: %s\n\n", prefix, ev.name, ev.data)
-	return err
+	s.hub.Serve(w, r, sub, simkit.Event{Name: EventSnapshot, Data: snap})
 }

@@ -1,9 +1,9 @@
 package lasim
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Fault makes the simulator answer the next Count calls of a kind with Status instead of
@@ -34,80 +34,44 @@ var faultKinds = []string{
 	"availability", "upload",
 }
 
-func canonicalKind(k string) (string, bool) {
-	for _, fk := range faultKinds {
-		if strings.EqualFold(fk, k) {
-			return fk, true
-		}
-	}
-	return "", false
+func newFaultQueue() *simkit.FaultQueue[Fault] {
+	return simkit.NewFaultQueue(api, faultKinds, func(f *Fault) simkit.FaultFields {
+		return simkit.FaultFields{Kind: &f.Kind, Status: &f.Status, Count: &f.Count, Target: &f.ChatID}
+	})
 }
 
 // InjectFault queues f. Faults are matched in the order they were injected.
-func (s *Sim) InjectFault(f Fault) error {
-	k, ok := canonicalKind(f.Kind)
-	if !ok {
-		return fmt.Errorf("%w: unknown fault kind %q (one of %s)", ErrInvalid, f.Kind, strings.Join(faultKinds, ", "))
-	}
-	if f.Status < 400 || f.Status > 599 {
-		return fmt.Errorf("%w: fault status %d is not 4xx or 5xx", ErrInvalid, f.Status)
-	}
-	if f.Count <= 0 {
-		f.Count = 1
-	}
-	f.Kind = k
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
-	return nil
-}
+func (s *Sim) InjectFault(f Fault) error { return s.faults.Add(f) }
 
 // Faults returns the faults still pending.
-func (s *Sim) Faults() []Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Fault, 0, len(s.faults))
-	for _, f := range s.faults {
-		out = append(out, *f)
-	}
-	return out
-}
+func (s *Sim) Faults() []Fault { return s.faults.List() }
 
 // ClearFaults drops all pending faults.
-func (s *Sim) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
+func (s *Sim) ClearFaults() { s.faults.Clear() }
 
 // takeFault consumes the first fault matching kind and c and returns the response it makes.
 // Called with s.mu held.
 func (s *Sim) takeFault(kind string, c *chat) *resp {
-	for i, f := range s.faults {
-		if f.Kind != "any" && f.Kind != kind {
-			continue
-		}
-		if f.ChatID != "" && (c == nil || c.id != f.ChatID) {
-			continue
-		}
-		f.Count--
-		if f.Count <= 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-		}
-		if c != nil {
-			c.counters.FaultsServed++
-			if f.Status == http.StatusServiceUnavailable && !c.closedForVisitor() {
-				c.reconnectPending = true
-			}
-			s.notify(EventChatUpdated, c, "")
-		}
-		body := f.Body
-		if body == "" {
-			body = defaultBody(f.Status)
-		}
-		return plainResp(f.Status, body)
+	target := ""
+	if c != nil {
+		target = c.id
 	}
-	return nil
+	f, ok := s.faults.Take(kind, target)
+	if !ok {
+		return nil
+	}
+	if c != nil {
+		c.counters.FaultsServed++
+		if f.Status == http.StatusServiceUnavailable && !c.closedForVisitor() {
+			c.reconnectPending = true
+		}
+		s.notify(EventChatUpdated, c, "")
+	}
+	body := f.Body
+	if body == "" {
+		body = defaultBody(f.Status)
+	}
+	return plainResp(f.Status, body)
 }
 
 func defaultBody(status int) string {

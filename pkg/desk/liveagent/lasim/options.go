@@ -1,10 +1,11 @@
 package lasim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"cmp"
 	"log/slog"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Options configures a [Sim]. Every field has a default.
@@ -61,58 +62,18 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.HoldTime <= 0 {
-		o.HoldTime = 30 * time.Second
-	}
-	if o.ClientPollTimeout <= 0 {
-		o.ClientPollTimeout = 40 * time.Second
-	}
+	o.HoldTime = simkit.OrPositive(o.HoldTime, 30*time.Second)
+	o.ClientPollTimeout = simkit.OrPositive(o.ClientPollTimeout, 40*time.Second)
 	if o.FirstSequence != 1 {
 		o.FirstSequence = 0
 	}
 	if o.NewAffinityToken == nil {
-		o.NewAffinityToken = func() string { return randomHex(4) }
+		o.NewAffinityToken = func() string { return simkit.RandomHex(4) }
 	}
-	if o.AgentName == "" {
-		o.AgentName = "Agent Smith"
-	}
-	if o.MaxUploadBytes <= 0 {
-		o.MaxUploadBytes = 10 << 20
-	}
-	if o.MaxEndedChats <= 0 {
-		o.MaxEndedChats = 200
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.AgentName = cmp.Or(o.AgentName, simkit.DefaultAgentName)
+	o.MaxUploadBytes = simkit.OrPositive(o.MaxUploadBytes, 10<<20)
+	o.MaxEndedChats = simkit.OrPositive(o.MaxEndedChats, 200)
+	o.Now = simkit.OrNow(o.Now)
+	o.Logger = simkit.OrDiscard(o.Logger)
 	return o
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func randomUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// newUserID returns a Salesforce-style 15-character User id (005…).
-func newUserID() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return "005" + string(b)
 }

@@ -73,7 +73,7 @@ func (s *Sim) poll(r *http.Request) *resp {
 			c.counters.Empty204++
 		}
 		s.notify(EventChatUpdated, c, "")
-		s.wakeScheduler()
+		s.life.Wake()
 		return rsp
 	}
 	for {
@@ -108,7 +108,7 @@ func (s *Sim) poll(r *http.Request) *resp {
 			timedOut = true
 		case <-r.Context().Done():
 			gone = true
-		case <-s.done:
+		case <-s.life.Done():
 			closing = true
 		}
 		s.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Header names of the Chat REST API.
@@ -156,7 +158,7 @@ func (s *Sim) newSession(r *http.Request) *resp {
 		return rsp
 	}
 	now := s.opts.Now()
-	id := randomUUID()
+	id := simkit.RandomUUID()
 	c := &chat{
 		id:         id,
 		key:        s.sessionKey(id, now),
@@ -174,7 +176,7 @@ func (s *Sim) newSession(r *http.Request) *resp {
 	s.order = append(s.order, id)
 	s.opts.Logger.Info("session created", "chat", id)
 	s.notify(EventChatCreated, c, "")
-	s.wakeScheduler()
+	s.life.Wake()
 	return jsonResp(http.StatusOK, struct {
 		Key               string      `json:"key"`
 		ID                string      `json:"id"`

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Errors of the agent-side methods (and of the control API, as 404 and 409).
@@ -26,9 +28,14 @@ var (
 // Sim is a Live Agent simulator. Create it with [New], serve it as an http.Handler, and call
 // [Sim.Close] when done (before closing the HTTP server, so holding polls return at once).
 type Sim struct {
-	opts   Options
-	mux    *http.ServeMux
-	secret []byte // signs session keys
+	opts     Options
+	handler  http.Handler // the routes, behind the lifecycle's guard
+	secret   []byte       // signs session keys
+	chatsAPI simkit.Resource[ChatView]
+	faults   *simkit.FaultQueue[Fault]
+	life     *simkit.Lifecycle
+	changes  simkit.Changes // notified on every change
+	hub      simkit.Hub     // /control/events
 
 	mu          sync.Mutex
 	chats       map[string]*chat // by id
@@ -38,16 +45,7 @@ type Sim struct {
 	holdTime    time.Duration
 	pollTimeout time.Duration
 	online      map[string]bool // per button id; "" is the default for other buttons
-	faults      []*Fault
 	requests    []RequestRecord // ring of recent chat REST requests
-	version     uint64          // bumped on every change
-	changed     chan struct{}   // closed and replaced on every change
-	subs        map[chan sseEvent]struct{}
-
-	kick      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
 }
 
 // New returns a running simulator. Its background goroutine (expiry and auto-accept) stops in
@@ -63,42 +61,25 @@ func New(opts Options) *Sim {
 		holdTime:    opts.HoldTime,
 		pollTimeout: opts.ClientPollTimeout,
 		online:      map[string]bool{"": true},
-		changed:     make(chan struct{}),
-		subs:        make(map[chan sseEvent]struct{}),
-		kick:        make(chan struct{}, 1),
-		done:        make(chan struct{}),
+		faults:      newFaultQueue(),
+		life:        simkit.NewLifecycle(ErrClosed),
 	}
+	s.chatsAPI = simkit.Resource[ChatView]{API: api, Get: s.Chat}
 	s.routes()
-	s.wg.Add(1)
-	go s.scheduler()
+	s.life.Go(func() { s.life.Schedule(s.lockedTick) })
 	return s
 }
 
 // Close stops the background goroutine, releases holding polls and event streams, and waits.
 // Requests arriving afterwards are answered 503. Close is idempotent.
 func (s *Sim) Close() error {
-	s.closeOnce.Do(func() { close(s.done) })
-	s.wg.Wait()
+	s.hub.Close()
+	s.life.Close()
 	return nil
 }
 
-func (s *Sim) closed() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // ServeHTTP implements http.Handler.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.closed() {
-		http.Error(w, "simulator closed", http.StatusServiceUnavailable)
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
@@ -114,33 +95,15 @@ func (s *Sim) routes() {
 	rest("GET /chat/rest/Visitor/Availability", "availability", s.handleAvailability)
 	rest("POST "+uploadPath, "upload", s.handleUpload)
 	s.controlRoutes(m)
-	s.mux = m
+	s.handler = s.life.Guard(m)
 }
 
-// scheduler expires sessions that are not polled and runs auto-accepts.
-func (s *Sim) scheduler() {
-	defer s.wg.Done()
-	t := time.NewTimer(time.Hour)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		next := s.tick()
-		s.mu.Unlock()
-		t.Reset(next)
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-		case <-s.kick:
-		}
-	}
-}
-
-func (s *Sim) wakeScheduler() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
+// lockedTick is the scheduler's tick: it expires sessions that are not polled and runs
+// auto-accepts.
+func (s *Sim) lockedTick() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tick()
 }
 
 // tick runs due work and returns the delay until the next check. Called with s.mu held.

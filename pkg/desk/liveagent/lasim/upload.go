@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Paths of the simulated file servlets (the real ones live on *.salesforce.com under
@@ -31,7 +33,7 @@ func (s *Sim) RequestFile(id string) (FileRequest, error) {
 			base = c.baseURL
 		}
 		fr = FileRequest{
-			FileToken:        randomHex(16),
+			FileToken:        simkit.RandomHex(16),
 			Status:           FileRequested,
 			UploadServletURL: base + uploadPath,
 			CdmServletURL:    base + cdmPath,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Agent-side actions. Each returns ErrNoConversation for an unknown id and ErrState when the
@@ -47,7 +49,7 @@ func (s *Sim) accept(c *conversation, agentName string) error {
 	c.state = StateActive
 	c.autoAcceptAt = time.Time{}
 	c.position = 0
-	c.agentName, c.agentSubject = agentName, newSFID("005")
+	c.agentName, c.agentSubject = agentName, simkit.NewSFID("005")
 	s.participant(c, participantOp{"add", agentName, c.agentSubject})
 	s.opts.Logger.Info("agent joined", "conversation", c.id, "agent", agentName)
 	return nil
@@ -84,7 +86,7 @@ func (s *Sim) AgentSend(id, text string) error {
 }
 
 func (s *Sim) agentSend(c *conversation, text string) {
-	id := randomUUID()
+	id := simkit.RandomUUID()
 	c.agentTyping = false
 	c.counters.AgentMessages++
 	s.add(c, &entry{ID: id, Type: "Message", Role: RoleAgent, Name: c.agentName, Subject: c.agentSubject, Persistent: true, Text: text,
@@ -122,7 +124,7 @@ func (s *Sim) Transfer(id, agentName string) error {
 			return stateErr(c, "transfer")
 		}
 		old := participantOp{"remove", c.agentName, c.agentSubject}
-		c.agentName, c.agentSubject, c.agentTyping = agentName, newSFID("005"), false
+		c.agentName, c.agentSubject, c.agentTyping = agentName, simkit.NewSFID("005"), false
 		s.participant(c, old, participantOp{"add", agentName, c.agentSubject})
 		return nil
 	})

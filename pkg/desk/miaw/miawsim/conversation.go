@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"regexp"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // State is the state of a simulated conversation.
@@ -85,7 +87,7 @@ func (c *conversation) sessionOpen() bool { return c.state == StateQueued || c.s
 // event streams. Called with s.mu held.
 func (s *Sim) add(c *conversation, e *entry) {
 	if e.ID == "" {
-		e.ID = randomUUID()
+		e.ID = simkit.RandomUUID()
 	}
 	ts := s.opts.Now().UnixMilli()
 	if ts <= c.lastTS {
@@ -136,7 +138,7 @@ func (s *Sim) routingResult(c *conversation, failureType, reason string) {
 		Payload: map[string]any{
 			"routingType": "Initial", "failureType": failureType, "failureReason": reason, "errorMessages": []string{},
 			"estimatedWaitTime": map[string]any{"estimatedWaitTimeInSeconds": -1, "isEWTRequested": false},
-			"recordId":          newSFID("0Mw"),
+			"recordId":          simkit.NewSFID("0Mw"),
 		}, Text: "routing: " + failureType})
 }
 
@@ -149,7 +151,7 @@ func (s *Sim) startSession(c *conversation) {
 	s.routingResult(c, "None", "")
 	if s.autoAccept > 0 {
 		c.autoAcceptAt = s.opts.Now().Add(s.autoAccept)
-		s.wakeScheduler()
+		s.life.Wake()
 	}
 }
 

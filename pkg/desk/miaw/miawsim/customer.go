@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // readJSON decodes a request body; on failure it has answered 400.
@@ -84,7 +86,7 @@ func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
 	s.startSession(c)
 	s.opts.Logger.Info("conversation created", "conversation", c.id)
 	s.notify(EventCreated, c, "")
-	writeJSON(w, http.StatusCreated, map[string]string{"conversationId": c.id})
+	simkit.WriteJSON(w, http.StatusCreated, map[string]string{"conversationId": c.id})
 }
 
 func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +139,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 	if c.msgIDs[m.ID] {
 		c.counters.DuplicateMessages++
 		s.notify(EventUpdated, c, "")
-		writeJSON(w, http.StatusAccepted, map[string]any{"conversationEntries": []map[string]any{{"id": m.ID, "clientTimestamp": s.opts.Now().UnixMilli()}}})
+		simkit.WriteJSON(w, http.StatusAccepted, map[string]any{"conversationEntries": []map[string]any{{"id": m.ID, "clientTimestamp": s.opts.Now().UnixMilli()}}})
 		return
 	}
 	if !c.sessionOpen() {
@@ -169,7 +171,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 	if s.autoReply && c.state == StateActive {
 		s.agentSend(c, "Echo: "+text)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"conversationEntries": []map[string]any{{"id": m.ID, "clientTimestamp": s.opts.Now().UnixMilli()}}})
+	simkit.WriteJSON(w, http.StatusAccepted, map[string]any{"conversationEntries": []map[string]any{{"id": m.ID, "clientTimestamp": s.opts.Now().UnixMilli()}}})
 }
 
 func nilIfEmpty(s string) any {
@@ -293,7 +295,7 @@ func (s *Sim) handleEntries(w http.ResponseWriter, r *http.Request) {
 	}
 	c.counters.EntryLists++
 	s.notify(EventUpdated, c, "")
-	writeJSON(w, http.StatusOK, map[string]any{"conversationEntries": out})
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"conversationEntries": out})
 }
 
 func (s *Sim) handleClose(w http.ResponseWriter, r *http.Request) {

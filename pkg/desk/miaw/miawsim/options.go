@@ -1,11 +1,12 @@
 package miawsim
 
 import (
+	"cmp"
 	"crypto"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Options configures a [Sim]. Every field has a default.
@@ -55,49 +56,13 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.KeySet == "" {
-		o.KeySet = "LineBridge"
-	}
-	if o.TokenLifetime <= 0 {
-		o.TokenLifetime = time.Hour
-	}
-	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = 15 * time.Second
-	}
-	if o.AgentName == "" {
-		o.AgentName = "Agent Smith"
-	}
-	if o.ReplayCapacity <= 0 {
-		o.ReplayCapacity = 200
-	}
-	if o.MaxClosedConversations <= 0 {
-		o.MaxClosedConversations = 200
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o.KeySet = cmp.Or(o.KeySet, "LineBridge")
+	o.TokenLifetime = simkit.OrPositive(o.TokenLifetime, time.Hour)
+	o.HeartbeatInterval = simkit.OrPositive(o.HeartbeatInterval, 15*time.Second)
+	o.AgentName = cmp.Or(o.AgentName, simkit.DefaultAgentName)
+	o.ReplayCapacity = simkit.OrPositive(o.ReplayCapacity, 200)
+	o.MaxClosedConversations = simkit.OrPositive(o.MaxClosedConversations, 200)
+	o.Now = simkit.OrNow(o.Now)
+	o.Logger = simkit.OrDiscard(o.Logger)
 	return o
-}
-
-func randomUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// newSFID returns a Salesforce-style 15-character id with the given prefix (005 user …).
-func newSFID(prefix string) string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 15-len(prefix))
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return prefix + string(b)
 }

@@ -2,12 +2,13 @@ package miawsim
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 // Errors of the agent-side methods (and of the control API, as 404, 409 and 400).
@@ -25,9 +26,14 @@ var (
 // Sim is a MIAW simulator. Create it with [New], serve it as an http.Handler, and call
 // [Sim.Close] when done (before closing the HTTP server, so event streams end at once).
 type Sim struct {
-	opts   Options
-	mux    *http.ServeMux
-	secret []byte // signs access tokens
+	opts     Options
+	handler  http.Handler // the routes, behind the lifecycle's guard
+	secret   []byte       // signs access tokens
+	convsAPI simkit.Resource[ConversationView]
+	faults   *simkit.FaultQueue[Fault]
+	life     *simkit.Lifecycle
+	changes  simkit.Changes // notified on every change
+	hub      simkit.Hub     // /control/events
 
 	mu            sync.Mutex
 	convs         map[string]*conversation
@@ -37,20 +43,11 @@ type Sim struct {
 	autoAccept    time.Duration
 	autoReply     bool
 	epoch         int // access tokens of older epochs are expired
-	faults        []*Fault
 	nextEventID   int64
 	recent        map[string][]sseMsg // per end-user subject, for replays
 	replay        map[string]int      // per subject: events to replay on the next connection
 	streams       map[*stream]struct{}
 	stats         Stats
-	version       uint64
-	changed       chan struct{}
-	subs          map[chan ctlEvent]struct{} // /control/events
-
-	kick      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
 }
 
 // New returns a running simulator. Its background goroutine (auto-accept) stops in Close.
@@ -68,42 +65,33 @@ func New(opts Options) *Sim {
 		recent:        make(map[string][]sseMsg),
 		replay:        make(map[string]int),
 		streams:       make(map[*stream]struct{}),
-		changed:       make(chan struct{}),
-		subs:          make(map[chan ctlEvent]struct{}),
-		kick:          make(chan struct{}, 1),
-		done:          make(chan struct{}),
+		faults:        newFaultQueue(),
+		life:          simkit.NewLifecycle(ErrClosed),
 	}
+	s.convsAPI = simkit.Resource[ConversationView]{API: api, Get: s.Conversation}
 	s.routes()
-	s.wg.Add(1)
-	go s.scheduler()
+	s.life.Go(func() {
+		s.life.Schedule(s.lockedTick)
+		// Closed: end the end users' event streams.
+		s.mu.Lock()
+		for st := range s.streams {
+			st.drop()
+		}
+		s.mu.Unlock()
+	})
 	return s
 }
 
 // Close stops the background goroutine, ends the event streams and waits. Requests arriving
 // afterwards are answered 503. Close is idempotent.
 func (s *Sim) Close() error {
-	s.closeOnce.Do(func() { close(s.done) })
-	s.wg.Wait()
+	s.hub.Close()
+	s.life.Close()
 	return nil
 }
 
-func (s *Sim) closed() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // ServeHTTP implements http.Handler.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.closed() {
-		http.Error(w, "simulator closed", http.StatusServiceUnavailable)
-		return
-	}
-	s.mux.ServeHTTP(w, r)
-}
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
@@ -120,38 +108,14 @@ func (s *Sim) routes() {
 	m.HandleFunc("DELETE "+conv+"/{id}/session", s.handleEndSession)
 	m.HandleFunc("GET /eventrouter/v1/sse", s.handleSSE)
 	s.controlRoutes(m)
-	s.mux = m
+	s.handler = s.life.Guard(m)
 }
 
-// scheduler runs auto-accepts.
-func (s *Sim) scheduler() {
-	defer s.wg.Done()
-	t := time.NewTimer(time.Hour)
-	defer t.Stop()
-	for {
-		s.mu.Lock()
-		next := s.tick()
-		s.mu.Unlock()
-		t.Reset(next)
-		select {
-		case <-s.done:
-			s.mu.Lock()
-			for st := range s.streams {
-				st.drop()
-			}
-			s.mu.Unlock()
-			return
-		case <-t.C:
-		case <-s.kick:
-		}
-	}
-}
-
-func (s *Sim) wakeScheduler() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
+// lockedTick is the scheduler's tick: it runs auto-accepts.
+func (s *Sim) lockedTick() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tick()
 }
 
 // tick runs due auto-accepts and returns the delay until the next. Called with s.mu held.
@@ -177,13 +141,5 @@ func (s *Sim) tick() time.Duration {
 
 // apiError answers a customer API error with a JSON body {"message": …}.
 func apiError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"message": msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	simkit.WriteJSON(w, status, map[string]string{"message": msg})
 }

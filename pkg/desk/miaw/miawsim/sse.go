@@ -104,6 +104,7 @@ func (s *Sim) handleSSE(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -150,7 +151,7 @@ func (s *Sim) handleSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-r.Context().Done():
 			return
-		case <-s.done:
+		case <-s.life.Done():
 			return
 		}
 		if rc.Flush() != nil {

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/line-sf-bridge/bridge/pkg/desk/simkit"
 )
 
 var b64 = base64.RawURLEncoding
@@ -33,8 +35,8 @@ type accessClaims struct {
 // issue signs an access token (HS256). Called with s.mu held.
 func (s *Sim) issue(subject string, exp time.Time) string {
 	c := accessClaims{
-		Subject: subject, ClientID: randomUUID(), OrgID: s.opts.OrgID, IssuedAt: s.opts.Now().Unix(),
-		Expiry: exp.Unix(), Epoch: s.epoch, ID: randomUUID(),
+		Subject: subject, ClientID: simkit.RandomUUID(), OrgID: s.opts.OrgID, IssuedAt: s.opts.Now().Unix(),
+		Expiry: exp.Unix(), Epoch: s.epoch, ID: simkit.RandomUUID(),
 	}
 	header, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
 	payload, _ := json.Marshal(c)
@@ -141,11 +143,11 @@ func sameOrg(a, b string) bool {
 
 // tokenResponse answers a token request. Called with s.mu held.
 func (s *Sim) tokenResponse(w http.ResponseWriter, token, subject string) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"accessToken": token,
 		"lastEventId": fmt.Sprint(s.nextEventID),
 		"context": map[string]any{
-			"deviceId": randomUUID(),
+			"deviceId": simkit.RandomUUID(),
 			"endUser":  map[string]string{"subject": subject},
 			"configuration": map[string]any{"embeddedServiceConfig": map[string]any{
 				"name": s.opts.DeploymentName, "deploymentType": "api",
@@ -165,7 +167,7 @@ func (s *Sim) handleUnauthToken(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.readTokenRequest(w, r); !ok {
 		return
 	}
-	subject := "v2/iamessage/UNAUTH/NA/uid:" + randomUUID()
+	subject := "v2/iamessage/UNAUTH/NA/uid:" + simkit.RandomUUID()
 	s.stats.TokensUnauthenticated++
 	s.notifyStats()
 	s.tokenResponse(w, s.issue(subject, s.opts.Now().Add(s.tokenLifetime)), subject)
@@ -195,7 +197,7 @@ func (s *Sim) handleAuthToken(w http.ResponseWriter, r *http.Request) {
 		// Salesforce answers 200 with an anonymous token when verification fails.
 		s.stats.VerificationFailures++
 		s.opts.Logger.Info("identity token rejected", "err", err)
-		subject = "v2/iamessage/ANON/NA/uid:" + randomUUID()
+		subject = "v2/iamessage/ANON/NA/uid:" + simkit.RandomUUID()
 	} else {
 		subject = "v2/iamessage/AUTH/" + s.opts.KeySet + "/uid:" + sub
 		s.stats.TokensAuthenticated++

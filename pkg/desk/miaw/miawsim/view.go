@@ -106,11 +106,7 @@ func (s *Sim) view(c *conversation) ConversationView {
 func (s *Sim) Conversations() []ConversationView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ConversationView, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, s.view(s.convs[id]))
-	}
-	return out
+	return s.viewsLocked()
 }
 
 // Conversation returns a snapshot of conversation id.
