@@ -23,6 +23,28 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // own returns the conversation of the path if the token's end user owns it; otherwise it has
 // answered 404 (unknown, or closed when open is true) or 403.
+// customerCall runs the checks every customer call of a conversation starts
+// with (with s.mu held): an injected fault of kind, the bearer token, the
+// conversation being the caller's (and open, if open), and the deployment
+// name of the query (if checkDeployment). It answered the error if not ok.
+func (s *Sim) customerCall(w http.ResponseWriter, r *http.Request, kind string, open, checkDeployment bool) (*conversation, bool) {
+	if s.fault(w, kind, r.PathValue("id")) {
+		return nil, false
+	}
+	cl, ok := s.bearer(w, r)
+	if !ok {
+		return nil, false
+	}
+	c, ok := s.own(w, r, cl, open)
+	if !ok {
+		return nil, false
+	}
+	if checkDeployment && !s.checkDeployment(w, r.URL.Query().Get("esDeveloperName")) {
+		return nil, false
+	}
+	return c, true
+}
+
 func (s *Sim) own(w http.ResponseWriter, r *http.Request, cl accessClaims, open bool) (*conversation, bool) {
 	id := r.PathValue("id")
 	c := s.convs[id]
@@ -184,14 +206,7 @@ func nilIfEmpty(s string) any {
 func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fault(w, "entry", r.PathValue("id")) {
-		return
-	}
-	cl, ok := s.bearer(w, r)
-	if !ok {
-		return
-	}
-	c, ok := s.own(w, r, cl, true)
+	c, ok := s.customerCall(w, r, "entry", true, false)
 	if !ok {
 		return
 	}
@@ -226,14 +241,7 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) handleEntries(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fault(w, "entries", r.PathValue("id")) {
-		return
-	}
-	cl, ok := s.bearer(w, r)
-	if !ok {
-		return
-	}
-	c, ok := s.own(w, r, cl, false)
+	c, ok := s.customerCall(w, r, "entries", false, false)
 	if !ok {
 		return
 	}
@@ -301,18 +309,8 @@ func (s *Sim) handleEntries(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) handleClose(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fault(w, "close", r.PathValue("id")) {
-		return
-	}
-	cl, ok := s.bearer(w, r)
+	c, ok := s.customerCall(w, r, "close", true, true)
 	if !ok {
-		return
-	}
-	c, ok := s.own(w, r, cl, true)
-	if !ok {
-		return
-	}
-	if !s.checkDeployment(w, r.URL.Query().Get("esDeveloperName")) {
 		return
 	}
 	if c.sessionOpen() {
@@ -330,18 +328,8 @@ func (s *Sim) handleClose(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fault(w, "session", r.PathValue("id")) {
-		return
-	}
-	cl, ok := s.bearer(w, r)
+	c, ok := s.customerCall(w, r, "session", true, true)
 	if !ok {
-		return
-	}
-	c, ok := s.own(w, r, cl, true)
-	if !ok {
-		return
-	}
-	if !s.checkDeployment(w, r.URL.Query().Get("esDeveloperName")) {
 		return
 	}
 	if c.sessionOpen() {
