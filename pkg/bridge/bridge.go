@@ -84,6 +84,9 @@ type Bridge struct {
 	log   *slog.Logger
 	hub   *hub
 
+	chatsMu sync.Mutex
+	chats   map[CustomerID]ChatID // chat ids seen here, to send in one round trip
+
 	base    context.Context // lives until Run returns
 	stop    context.CancelFunc
 	mu      sync.Mutex
@@ -99,7 +102,7 @@ func New(store Store, desk Desk, sinks []Sink, opt Options) *Bridge {
 	base, stop := context.WithCancel(context.Background())
 	return &Bridge{
 		store: store, desk: desk, sinks: sinks, opt: opt, log: opt.Logger, hub: newHub(),
-		base: base, stop: stop, runners: make(map[CustomerID]*runner),
+		base: base, stop: stop, runners: make(map[CustomerID]*runner), chats: make(map[CustomerID]ChatID),
 	}
 }
 
@@ -140,33 +143,34 @@ func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
 	}
 	vis := v
 	ch, err = b.store.Commit(ctx, c, Commit{
-		Chat: ch.ID, DeskSeq: -1, Status: StatusRequested, DeskState: state,
+		Chat: ch.ID, DeskSeq: -1, Status: StatusRequested, DeskState: state, Notify: ChangedAll,
 		Events: []Event{{ID: string(ch.ID) + ".start", Chat: ch.ID, Kind: KindStarted, Time: b.opt.Now(), Visitor: &vis}},
 	})
 	if err != nil {
 		return ch, true, fmt.Errorf("bridge: open: %w", err)
 	}
+	b.rememberChat(c, ch.ID)
+	b.changed(c, ChangedAll)
 	if len(v.History) > 0 {
 		text := b.opt.HistoryHeader + "\n" + strings.Join(v.History, "\n")
 		ev := Event{ID: string(ch.ID) + ".history", Kind: KindCustomerNote, Text: text, Source: "history"}
-		if err := b.send(ctx, ch, ev); err != nil {
+		if err := b.send(ctx, c, ch.ID, ev); err != nil {
 			b.log.WarnContext(ctx, "history not queued", "customer", c, "err", err)
 		}
 	}
-	b.publish(ctx, c, ChangedAll)
 	return ch, true, nil
 }
 
 func (b *Bridge) failStart(ctx context.Context, ch Chat, cause error) error {
 	_, err := b.store.Commit(ctx, ch.Customer, Commit{
-		Chat: ch.ID, DeskSeq: -1, Status: StatusEnded, EndReason: EndStartFailed,
+		Chat: ch.ID, DeskSeq: -1, Status: StatusEnded, EndReason: EndStartFailed, Notify: ChangedChat | ChangedLog,
 		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
 			EndReason: EndStartFailed, Reason: "start_failed"}},
 	})
 	if err != nil {
 		b.log.ErrorContext(ctx, "failed chat not recorded", "customer", ch.Customer, "err", err)
 	}
-	b.publish(ctx, ch.Customer, ChangedChat|ChangedLog)
+	b.changed(ch.Customer, ChangedChat|ChangedLog)
 	return fmt.Errorf("%w: %w", ErrStartFailed, cause)
 }
 
@@ -175,33 +179,68 @@ func (b *Bridge) failStart(ctx context.Context, ch Chat, cause error) error {
 // stored; the instance that owns the chat delivers it, in order, as soon as
 // an agent has accepted. ErrNoChat or ErrChatClosed when no chat is open.
 func (b *Bridge) Send(ctx context.Context, c CustomerID, ev Event) error {
-	ch, err := b.store.Chat(ctx, c)
-	if err != nil {
-		return err
-	}
-	if !ch.Status.Open() {
-		return ErrChatClosed
-	}
 	if ev.Kind == "" {
 		ev.Kind = KindCustomerMessage
 	}
-	if err := b.send(ctx, ch, ev); err != nil {
-		return err
+	// One round trip in the common case: the chat id comes from the cache
+	// and the store checks it; a stale id costs one reload.
+	id, known := b.knownChat(c)
+	for range 2 {
+		if !known {
+			ch, err := b.store.Chat(ctx, c)
+			if err != nil {
+				return err
+			}
+			if !ch.Status.Open() {
+				return ErrChatClosed
+			}
+			id = ch.ID
+			b.rememberChat(c, id)
+		}
+		err := b.send(ctx, c, id, ev)
+		if errors.Is(err, ErrStale) {
+			known = false
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b.changed(c, ChangedOutbox|ChangedLog)
+		return nil
 	}
-	b.publish(ctx, c, ChangedOutbox|ChangedLog)
-	return nil
+	return ErrChatClosed
 }
 
-func (b *Bridge) send(ctx context.Context, ch Chat, ev Event) error {
+// send enqueues ev for chat id (the store notifies every instance).
+func (b *Bridge) send(ctx context.Context, c CustomerID, id ChatID, ev Event) error {
 	if ev.ID == "" {
-		ev.ID = string(ch.ID) + ".c" + NewID()
+		ev.ID = string(id) + ".c" + NewID()
 	}
-	ev.Chat = ch.ID
+	ev.Chat = id
 	if ev.Time.IsZero() {
 		ev.Time = b.opt.Now()
 	}
-	_, err := b.store.Enqueue(ctx, ch.Customer, ch.ID, ev)
+	_, err := b.store.Enqueue(ctx, c, id, ev)
 	return err
+}
+
+// maxKnownChats bounds the chat id cache; past it the cache starts over.
+const maxKnownChats = 100_000
+
+func (b *Bridge) knownChat(c CustomerID) (ChatID, bool) {
+	b.chatsMu.Lock()
+	defer b.chatsMu.Unlock()
+	id, ok := b.chats[c]
+	return id, ok
+}
+
+func (b *Bridge) rememberChat(c CustomerID, id ChatID) {
+	b.chatsMu.Lock()
+	defer b.chatsMu.Unlock()
+	if len(b.chats) >= maxKnownChats {
+		clear(b.chats)
+	}
+	b.chats[c] = id
 }
 
 // Close ends the customer's open chat: at the desk (best effort, bounded by
@@ -240,13 +279,14 @@ func (b *Bridge) Close(ctx context.Context, c CustomerID, reason EndReason) erro
 func (b *Bridge) end(ctx context.Context, ch Chat, owner string, reason EndReason, detail string) error {
 	_, err := b.store.Commit(ctx, ch.Customer, Commit{
 		Chat: ch.ID, Owner: owner, DeskSeq: -1, Status: StatusEnded, EndReason: reason, ClearFile: true,
+		Notify: ChangedChat | ChangedLog,
 		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
 			EndReason: reason, Reason: detail}},
 	})
 	if err != nil {
 		return fmt.Errorf("bridge: end chat: %w", err)
 	}
-	b.publish(ctx, ch.Customer, ChangedChat|ChangedLog)
+	b.changed(ch.Customer, ChangedChat|ChangedLog)
 	return nil
 }
 
@@ -266,14 +306,14 @@ func (b *Bridge) Upload(ctx context.Context, c CustomerID, name, contentType str
 		b.opt.Metrics.DeskErrors.WithLabelValues("upload").Inc()
 		return fmt.Errorf("bridge: upload: %w", err)
 	}
-	_, err = b.store.Commit(ctx, c, Commit{Chat: ch.ID, DeskSeq: -1, ClearFile: true, Events: []Event{{
+	_, err = b.store.Commit(ctx, c, Commit{Chat: ch.ID, DeskSeq: -1, ClearFile: true, Notify: ChangedChat | ChangedLog, Events: []Event{{
 		ID: string(ch.ID) + ".f" + NewID(), Chat: ch.ID, Kind: KindCustomerNote, Time: b.opt.Now(),
 		Text: "[file: " + name + "]", Source: "upload",
 	}}})
 	if err != nil {
 		return fmt.Errorf("bridge: upload: %w", err)
 	}
-	b.publish(ctx, c, ChangedChat|ChangedLog)
+	b.changed(c, ChangedChat|ChangedLog)
 	return nil
 }
 
@@ -332,14 +372,6 @@ func (b *Bridge) take(ctx context.Context, c CustomerID, consumer string, accept
 		}
 	}
 	return Event{}, false, true, nil
-}
-
-// publish tells every instance (this one included) what changed for c.
-func (b *Bridge) publish(ctx context.Context, c CustomerID, what Change) {
-	b.changed(c, what)
-	if err := b.store.Publish(ctx, c, what); err != nil {
-		b.log.WarnContext(ctx, "notify failed", "customer", c, "err", err)
-	}
 }
 
 // Active returns the chats of up to limit active customers (open, or ended

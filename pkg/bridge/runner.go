@@ -172,7 +172,14 @@ func (r *runner) run() (released bool) {
 			continue
 		}
 		b.opt.Metrics.Polls.WithLabelValues("events").Inc()
-		stored, err := b.store.Commit(r.ctx, r.c, r.commitFor(ch, batch))
+		cm := r.commitFor(ch, batch)
+		if len(batch.Events) > 0 {
+			cm.Notify |= ChangedLog
+		}
+		if cm.Status == StatusEstablished && ch.Status != StatusEstablished {
+			cm.Notify |= ChangedOutbox // held messages can go now
+		}
+		stored, err := b.store.Commit(r.ctx, r.c, cm)
 		if err != nil {
 			have = false
 			if errors.Is(err, ErrFenced) {
@@ -187,16 +194,9 @@ func (r *runner) run() (released bool) {
 			}
 			continue
 		}
-		what := Change(0)
-		if len(batch.Events) > 0 {
-			what |= ChangedLog
-		}
-		if stored.Status == StatusEstablished && ch.Status != StatusEstablished {
-			what |= ChangedOutbox // held messages can go now
-		}
 		ch = stored
-		if what != 0 {
-			b.publish(r.ctx, r.c, what)
+		if cm.Notify != 0 {
+			b.changed(r.c, cm.Notify)
 		}
 	}
 	return false
@@ -411,7 +411,7 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 		sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
 	}
 	for ctx.Err() == nil {
-		cur, plan, raw, err := b.store.Pending(ctx, r.c, name, 64)
+		cur, plan, raw, err := b.store.Pending(ctx, r.c, name, pageSize)
 		if err != nil {
 			retry()
 			continue
@@ -436,6 +436,12 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 				}
 			}
 			if len(evs) == 0 {
+				// Nothing for this sink. Moving the cursor costs a write;
+				// do it only when a full page would otherwise be read
+				// again (a later delivery moves it past these anyway).
+				if len(raw) < pageSize {
+					return
+				}
 				if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
 					retry()
 				}
@@ -493,6 +499,9 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 		}
 	}
 }
+
+// pageSize is how many log events a sink drain reads at a time.
+const pageSize = 64
 
 // changesChat reports whether ev's commit changed the chat record.
 func changesChat(ev Event) bool {

@@ -31,7 +31,9 @@ type ChatStore interface {
 	// NextSeq returns the chat's next request sequence (1, 2, 3 …).
 	NextSeq(ctx context.Context, c CustomerID) (int64, error)
 	// Enqueue appends a customer message to the log and to the outbox of
-	// chat id, atomically, if that chat is still open (else ErrChatClosed).
+	// chat id, atomically, and notifies every instance (ChangedOutbox |
+	// ChangedLog). ErrStale if the customer's current chat is not id;
+	// ErrChatClosed if it is over.
 	Enqueue(ctx context.Context, c CustomerID, id ChatID, ev Event) (Outgoing, error)
 	// OutboxHead returns the oldest unsent customer message, if any.
 	OutboxHead(ctx context.Context, c CustomerID) (Outgoing, bool, error)
@@ -70,6 +72,8 @@ type Commit struct {
 	// Events are appended to the log in order. An event that ends the chat
 	// is dropped if the chat had already ended, so a chat ends once.
 	Events []Event
+	// Notify, when set, is published to every instance with the change.
+	Notify Change
 }
 
 // Outgoing is a customer message waiting in the outbox.

@@ -124,10 +124,14 @@ func (s *Store) Active(ctx context.Context, limit int) ([]bridge.CustomerID, err
 	return out, nil
 }
 
-// Publish implements bridge.Notifier. The message is "<customer>|<change>".
+func (s *Store) notifyChannel() string { return s.prefix + "notify" }
+
+// notice is a notification message: "<customer>|<change>".
+func notice(c bridge.CustomerID, what bridge.Change) string { return string(c) + "|" + strconv.Itoa(int(what)) }
+
+// Publish implements bridge.Notifier.
 func (s *Store) Publish(ctx context.Context, c bridge.CustomerID, what bridge.Change) error {
-	msg := string(c) + "|" + strconv.Itoa(int(what))
-	if err := s.rdb.Publish(ctx, s.prefix+"notify", msg).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, s.notifyChannel(), notice(c, what)).Err(); err != nil {
 		return fmt.Errorf("redisstore: publish: %w", err)
 	}
 	return nil
@@ -145,7 +149,7 @@ func parseNotice(msg string) (bridge.CustomerID, bridge.Change) {
 
 // Subscribe implements bridge.Notifier.
 func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID, bridge.Change)) (func() error, error) {
-	ps := s.rdb.Subscribe(ctx, s.prefix+"notify")
+	ps := s.rdb.Subscribe(ctx, s.notifyChannel())
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
 		return nil, fmt.Errorf("redisstore: subscribe: %w", err)

@@ -22,7 +22,8 @@ return 1
 // ARGV: 1 chat id, 2 owner, 3 version, 4 desk seq, 5 maxlen, 6 ttl seconds,
 // 7 n fields, then field/value pairs (a field named "!x" is written only
 // if the chat has not ended; a value "" deletes the field), then the number
-// of events and (ends flag, json) pairs. It returns {code, chat hash}.
+// of events and (ends flag, json) pairs, then the notify channel ("" for
+// none) and message. It returns {code, chat hash}.
 var commitScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'id', 'status', 'version', 'desk_seq')
 if cur[1] ~= ARGV[1] then return {'STALE'} end
@@ -57,15 +58,18 @@ redis.call('HINCRBY', KEYS[1], 'version', 1)
 local ttl = tonumber(ARGV[6])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
+if ARGV[i] ~= '' then redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
 return {'OK', redis.call('HGETALL', KEYS[1])}
 `)
 
-// enqueueScript appends a customer message to the log and the outbox.
-// KEYS: chat, log, outbox. ARGV: 1 chat id, 2 event json, 3 event id,
-// 4 text as a JSON string, 5 maxlen, 6 ttl seconds.
+// enqueueScript appends a customer message to the log and the outbox, and
+// publishes the change. KEYS: chat, log, outbox. ARGV: 1 chat id, 2 event
+// json, 3 event id, 4 text as a JSON string, 5 maxlen, 6 ttl seconds,
+// 7 notify channel, 8 notify message.
 var enqueueScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'id', 'status')
-if cur[1] ~= ARGV[1] then return {'CLOSED'} end
+if not cur[1] then return {'CLOSED'} end
+if cur[1] ~= ARGV[1] then return {'STALE'} end
 if cur[2] ~= 'starting' and cur[2] ~= 'requested' and cur[2] ~= 'established' then return {'CLOSED'} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[2])
@@ -74,6 +78,7 @@ redis.call('RPUSH', KEYS[3], item)
 local ttl = tonumber(ARGV[6])
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('PUBLISH', ARGV[7], ARGV[8])
 return {'OK', tostring(seq), id, item}
 `)
 

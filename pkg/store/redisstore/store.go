@@ -220,6 +220,11 @@ func (s *Store) Commit(ctx context.Context, c bridge.CustomerID, cm bridge.Commi
 		}
 		args = append(args, ends, string(b))
 	}
+	if cm.Notify != 0 {
+		args = append(args, s.notifyChannel(), notice(c, cm.Notify))
+	} else {
+		args = append(args, "", "")
+	}
 	keys := []string{s.key(c, "chat"), s.key(c, "log"), s.key(c, "lease")}
 	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
@@ -262,11 +267,15 @@ func (s *Store) Enqueue(ctx context.Context, c bridge.CustomerID, id bridge.Chat
 	}
 	text, _ := json.Marshal(ev.Text)
 	keys := []string{s.key(c, "chat"), s.key(c, "log"), s.key(c, "out")}
-	res, err := enqueueScript.Run(ctx, s.rdb, keys, string(id), string(b), ev.ID, string(text), s.maxLog, s.ttl).StringSlice()
+	res, err := enqueueScript.Run(ctx, s.rdb, keys, string(id), string(b), ev.ID, string(text), s.maxLog, s.ttl,
+		s.notifyChannel(), notice(c, bridge.ChangedOutbox|bridge.ChangedLog)).StringSlice()
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("redisstore: enqueue: %w", err)
 	}
-	if res[0] != "OK" {
+	switch res[0] {
+	case "STALE":
+		return bridge.Outgoing{}, bridge.ErrStale
+	case "CLOSED":
 		return bridge.Outgoing{}, bridge.ErrChatClosed
 	}
 	seq, _ := strconv.ParseInt(res[1], 10, 64)

@@ -131,7 +131,7 @@ func TestOutboxOrderAndSequence(t *testing.T) {
 				t.Fatalf("enqueue %d = %+v, %v", i, o, err)
 			}
 		}
-		if _, err := s.Enqueue(ctx, cust, "other", bridge.Event{ID: "x"}); !errors.Is(err, bridge.ErrChatClosed) {
+		if _, err := s.Enqueue(ctx, cust, "other", bridge.Event{ID: "x"}); !errors.Is(err, bridge.ErrStale) {
 			t.Fatalf("enqueue to stale chat: %v", err)
 		}
 		var got []string
@@ -284,6 +284,19 @@ func TestNotify(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no notification")
+		}
+		// Enqueue notifies by itself, in the same round trip.
+		begin(t, s, "c1")
+		if _, err := s.Enqueue(ctx, cust, "c1", bridge.Event{ID: "m", Chat: "c1", Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c := <-got:
+			if what := <-changes; c != cust || what != bridge.ChangedOutbox|bridge.ChangedLog {
+				t.Fatalf("enqueue notified %q %v", c, what)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no notification from Enqueue")
 		}
 		cancel()
 		if err := wait(); err != nil {
