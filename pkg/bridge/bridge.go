@@ -144,7 +144,7 @@ func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
 	vis := v
 	ch, err = b.store.Commit(ctx, c, Commit{
 		Chat: ch.ID, DeskSeq: -1, Status: StatusRequested, DeskState: state, Notify: ChangedAll,
-		Events: []Event{{ID: string(ch.ID) + ".start", Chat: ch.ID, Kind: KindStarted, Time: b.opt.Now(), Visitor: &vis}},
+		Events: []Event{{ID: string(ch.ID) + ".start", Batch: string(ch.ID) + ".start", Chat: ch.ID, Kind: KindStarted, Time: b.opt.Now(), Visitor: &vis}},
 	})
 	if err != nil {
 		return ch, true, fmt.Errorf("bridge: open: %w", err)
@@ -164,7 +164,7 @@ func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
 func (b *Bridge) failStart(ctx context.Context, ch Chat, cause error) error {
 	_, err := b.store.Commit(ctx, ch.Customer, Commit{
 		Chat: ch.ID, DeskSeq: -1, Status: StatusEnded, EndReason: EndStartFailed, Notify: ChangedChat | ChangedLog,
-		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
+		Events: []Event{{ID: string(ch.ID) + ".end", Batch: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
 			EndReason: EndStartFailed, Reason: "start_failed"}},
 	})
 	if err != nil {
@@ -216,7 +216,7 @@ func (b *Bridge) send(ctx context.Context, c CustomerID, id ChatID, ev Event) er
 	if ev.ID == "" {
 		ev.ID = string(id) + ".c" + NewID()
 	}
-	ev.Chat = id
+	ev.Chat, ev.Batch = id, ev.ID
 	if ev.Time.IsZero() {
 		ev.Time = b.opt.Now()
 	}
@@ -280,7 +280,7 @@ func (b *Bridge) end(ctx context.Context, ch Chat, owner string, reason EndReaso
 	_, err := b.store.Commit(ctx, ch.Customer, Commit{
 		Chat: ch.ID, Owner: owner, DeskSeq: -1, Status: StatusEnded, EndReason: reason, ClearFile: true,
 		Notify: ChangedChat | ChangedLog,
-		Events: []Event{{ID: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
+		Events: []Event{{ID: string(ch.ID) + ".end", Batch: string(ch.ID) + ".end", Chat: ch.ID, Kind: KindEnded, Time: b.opt.Now(),
 			EndReason: reason, Reason: detail}},
 	})
 	if err != nil {
@@ -306,8 +306,9 @@ func (b *Bridge) Upload(ctx context.Context, c CustomerID, name, contentType str
 		b.opt.Metrics.DeskErrors.WithLabelValues("upload").Inc()
 		return fmt.Errorf("bridge: upload: %w", err)
 	}
+	fid := string(ch.ID) + ".f" + NewID()
 	_, err = b.store.Commit(ctx, c, Commit{Chat: ch.ID, DeskSeq: -1, ClearFile: true, Notify: ChangedChat | ChangedLog, Events: []Event{{
-		ID: string(ch.ID) + ".f" + NewID(), Chat: ch.ID, Kind: KindCustomerNote, Time: b.opt.Now(),
+		ID: fid, Batch: fid, Chat: ch.ID, Kind: KindCustomerNote, Time: b.opt.Now(),
 		Text: "[file: " + name + "]", Source: "upload",
 	}}})
 	if err != nil {
@@ -350,7 +351,7 @@ func (b *Bridge) Next(ctx context.Context, c CustomerID, wait time.Duration, acc
 }
 
 func (b *Bridge) take(ctx context.Context, c CustomerID, consumer string, accept func(Event) bool) (Event, bool, bool, error) {
-	cur, _, err := b.store.Cursor(ctx, c, consumer)
+	cur, err := b.store.Cursor(ctx, c, consumer)
 	if err != nil {
 		return Event{}, false, false, err
 	}

@@ -31,10 +31,14 @@ const (
 type Event struct {
 	// ID is stable across redeliveries: a desk event gets an id derived from
 	// the desk's own sequence, so storing a redelivered batch again is a no-op.
-	ID   string    `json:"id"`
-	Chat ChatID    `json:"chat"`
-	Kind Kind      `json:"kind"`
-	Time time.Time `json:"time"`
+	ID   string `json:"id"`
+	Chat ChatID `json:"chat"`
+	// Batch tags the events stored together (one desk batch, one customer
+	// message): a sink delivery never spans batches, so a retried delivery
+	// groups the same events whatever was appended since.
+	Batch string    `json:"batch,omitempty"`
+	Kind  Kind      `json:"kind"`
+	Time  time.Time `json:"time"`
 
 	Text      string    `json:"text,omitempty"`
 	AgentName string    `json:"agent_name,omitempty"`

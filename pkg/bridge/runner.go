@@ -2,10 +2,11 @@ package bridge
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,8 @@ type runner struct {
 	outbox *drainer
 	check  *drainer // reloads the chat and aborts a poll of an ended chat
 	sinks  []*drainer
-	dirty  atomic.Bool // the chat record changed since the poll loop read it
+	dirty  atomic.Bool          // the chat record changed since the poll loop read it
+	latest atomic.Pointer[Chat] // the chat record as last read or written here
 }
 
 func newRunner(b *Bridge, c CustomerID) *runner {
@@ -112,6 +114,7 @@ func (r *runner) run() (released bool) {
 				continue
 			}
 			ch, have = loaded, true
+			r.latest.Store(&loaded)
 		}
 		switch ch.Status {
 		case StatusEnded:
@@ -195,6 +198,7 @@ func (r *runner) run() (released bool) {
 			continue
 		}
 		ch = stored
+		r.latest.Store(&stored)
 		if cm.Notify != 0 {
 			b.changed(r.c, cm.Notify)
 		}
@@ -231,6 +235,7 @@ func (r *runner) checkPoll(ch Chat) {
 func (r *runner) checkChat(ctx context.Context) {
 	ch, err := r.b.store.Chat(ctx, r.c)
 	if err == nil {
+		r.latest.Store(&ch)
 		r.checkPoll(ch)
 	}
 }
@@ -266,7 +271,9 @@ func (r *runner) endAtDesk(ch Chat) {
 func (r *runner) commitFor(ch Chat, batch Batch) Commit {
 	now := r.b.opt.Now()
 	cm := Commit{Chat: ch.ID, Owner: r.b.opt.Owner, DeskSeq: batch.Seq, DeskState: batch.State}
+	tag := string(ch.ID) + ".b" + NewID()
 	for i, e := range batch.Events {
+		e.Batch = tag
 		if e.ID == "" {
 			e.ID = strconv.FormatInt(batch.Seq, 10) + "." + strconv.Itoa(i)
 		}
@@ -399,73 +406,61 @@ func (r *runner) retryLater(d *drainer, after time.Duration) {
 
 // drainSink delivers the customer's events to s from its cursor until it
 // has caught up, retrying failures with backoff.
+//
+// A delivery is the accepted events of one batch (see Event.Batch), as many
+// as s.Batch takes from its start, so a retry after a failure or a crash
+// delivers the same events under the same Key however many events were
+// appended since: no delivery plan has to be stored.
 func (r *runner) drainSink(ctx context.Context, s Sink) {
 	b := r.b
 	name := s.Name()
 	_, idem := s.(EventIdempotent)
-	var chat Chat
-	haveChat := false
 	fails := 0
 	retry := func() {
 		fails++
 		sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
 	}
 	for ctx.Err() == nil {
-		cur, plan, raw, err := b.store.Pending(ctx, r.c, name, pageSize)
+		cur, raw, err := b.store.Pending(ctx, r.c, name, pageSize)
 		if err != nil {
 			retry()
 			continue
 		}
-		var evs []Event
-		var to, key string
-		if plan != nil && plan.From == cur && !idem {
-			// A delivery that failed or was cut short: the same events
-			// under the same key.
-			if evs, err = r.readRange(ctx, plan.From, plan.To, s); err != nil {
-				retry()
-				continue
-			}
-			to, key = plan.To, plan.Key
-		} else {
-			if len(raw) == 0 {
-				return // caught up
-			}
-			for _, ev := range raw {
-				if s.Accepts(ev) {
-					evs = append(evs, ev)
-				}
-			}
-			if len(evs) == 0 {
-				// Nothing for this sink. Moving the cursor costs a write;
-				// do it only when a full page would otherwise be read
-				// again (a later delivery moves it past these anyway).
-				if len(raw) < pageSize {
-					return
-				}
-				if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
-					retry()
-				}
-				continue
-			}
-			n := min(max(s.Batch(evs), 1), len(evs))
-			evs = evs[:n]
-			to = evs[n-1].Cursor
-			if idem {
-				key = evs[0].ID
-			} else {
-				key = NewUUID()
-				if err := b.store.SavePlan(ctx, r.c, name, Plan{From: cur, To: to, Key: key}); err != nil {
-					retry()
-					continue
-				}
-			}
+		if len(raw) == 0 {
+			return // caught up
 		}
-		if !haveChat || slices.ContainsFunc(evs, changesChat) {
-			if chat, err = b.store.Chat(ctx, r.c); err != nil {
-				retry()
+		var evs []Event
+		for _, ev := range raw {
+			if !s.Accepts(ev) {
 				continue
 			}
-			haveChat = true
+			if len(evs) > 0 && (ev.Batch == "" || ev.Batch != evs[0].Batch) {
+				break
+			}
+			evs = append(evs, ev)
+		}
+		if len(evs) == 0 {
+			// Nothing for this sink. Moving the cursor costs a write; do
+			// it only when a full page would otherwise be read again (a
+			// later delivery moves it past these anyway).
+			if len(raw) < pageSize {
+				return
+			}
+			if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
+				retry()
+			}
+			continue
+		}
+		evs = evs[:min(max(s.Batch(evs), 1), len(evs))]
+		to := evs[len(evs)-1].Cursor
+		key := evs[0].ID
+		if !idem {
+			key = deliveryKey(name, evs[0].ID, evs[len(evs)-1].ID)
+		}
+		chat, err := r.chatFor(ctx, evs)
+		if err != nil {
+			retry()
+			continue
 		}
 		err = s.Deliver(ctx, Delivery{
 			Customer: r.c, Chat: chat, Events: evs, Key: key,
@@ -496,8 +491,35 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 		cancel()
 		if err != nil {
 			retry()
+			continue
+		}
+		if to == raw[len(raw)-1].Cursor && len(raw) < pageSize {
+			return // caught up; an event appended since kicked us again
 		}
 	}
+}
+
+// deliveryKey is a delivery's idempotency key: a UUID (version 8, from
+// SHA-256) of the sink and the delivery's first and last event ids.
+func deliveryKey(sink, first, last string) string {
+	h := sha256.Sum256([]byte(sink + "\x00" + first + "\x00" + last))
+	h[6] = h[6]&0x0f | 0x80
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// chatFor returns the chat record for a delivery of evs: the one the poll
+// loop holds, unless the events changed it.
+func (r *runner) chatFor(ctx context.Context, evs []Event) (Chat, error) {
+	if ch := r.latest.Load(); ch != nil && !slices.ContainsFunc(evs, changesChat) {
+		return *ch, nil
+	}
+	ch, err := r.b.store.Chat(ctx, r.c)
+	if err != nil {
+		return Chat{}, err
+	}
+	r.latest.Store(&ch)
+	return ch, nil
 }
 
 // pageSize is how many log events a sink drain reads at a time.
@@ -510,53 +532,6 @@ func changesChat(ev Event) bool {
 		return true
 	}
 	return false
-}
-
-// readRange returns the events in (from, to] that s accepts.
-func (r *runner) readRange(ctx context.Context, from, to string, s Sink) ([]Event, error) {
-	var out []Event
-	cur := from
-	for {
-		raw, err := r.b.store.Read(ctx, r.c, cur, 64)
-		if err != nil {
-			return nil, err
-		}
-		if len(raw) == 0 {
-			return out, nil
-		}
-		for _, ev := range raw {
-			if cmpID(ev.Cursor, to) > 0 {
-				return out, nil
-			}
-			if s.Accepts(ev) {
-				out = append(out, ev)
-			}
-			cur = ev.Cursor
-		}
-	}
-}
-
-// cmpID compares two stream ids ("ms-seq").
-func cmpID(a, b string) int {
-	am, as, _ := strings.Cut(a, "-")
-	bm, bs, _ := strings.Cut(b, "-")
-	ai, _ := strconv.ParseUint(am, 10, 64)
-	bi, _ := strconv.ParseUint(bm, 10, 64)
-	if ai != bi {
-		if ai < bi {
-			return -1
-		}
-		return 1
-	}
-	x, _ := strconv.ParseUint(as, 10, 64)
-	y, _ := strconv.ParseUint(bs, 10, 64)
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // drainer runs fn in a goroutine owned by the runner, at most one at a time;

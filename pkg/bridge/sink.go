@@ -16,8 +16,9 @@ type Sink interface {
 	// Accepts reports whether the sink wants ev at all. It must be a pure
 	// function of ev: it is evaluated again when a delivery is retried.
 	Accepts(ev Event) bool
-	// Batch returns how many of evs (all accepted, in order, at least one)
-	// go into the next delivery.
+	// Batch returns how many of evs (accepted events of one batch, in
+	// order, at least one) go into the next delivery. It must be a pure
+	// function of evs: a retry recomputes it and must get the same answer.
 	Batch(evs []Event) int
 	// Deliver delivers d. An error wrapping ErrPermanent drops the delivery
 	// (it is logged); any other error is retried with backoff.

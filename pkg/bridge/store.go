@@ -87,27 +87,16 @@ type Outgoing struct {
 type LogStore interface {
 	// Read returns up to n events after cursor ("" = from the start).
 	Read(ctx context.Context, c CustomerID, after string, n int) ([]Event, error)
-	// Cursor returns consumer's position ("" = none yet) and its pending
-	// delivery plan, if one was saved.
-	Cursor(ctx context.Context, c CustomerID, consumer string) (string, *Plan, error)
-	// Pending returns consumer's cursor, its saved plan, and up to n events
-	// after the cursor, in one round trip.
-	Pending(ctx context.Context, c CustomerID, consumer string, n int) (cursor string, plan *Plan, evs []Event, err error)
-	// SavePlan records the delivery in progress for consumer.
-	SavePlan(ctx context.Context, c CustomerID, consumer string, p Plan) error
-	// Advance moves consumer's cursor from from to to and clears its plan;
-	// it reports false if the cursor was not at from.
+	// Cursor returns consumer's position ("" = none yet).
+	Cursor(ctx context.Context, c CustomerID, consumer string) (string, error)
+	// Pending returns consumer's cursor and up to n events after it, in one
+	// round trip.
+	Pending(ctx context.Context, c CustomerID, consumer string, n int) (cursor string, evs []Event, err error)
+	// Advance moves consumer's cursor from from to to; it reports false if
+	// the cursor was not at from.
 	Advance(ctx context.Context, c CustomerID, consumer, from, to string) (bool, error)
 	// Transcript returns every event of chat id still in the log.
 	Transcript(ctx context.Context, c CustomerID, id ChatID) ([]Event, error)
-}
-
-// Plan is a delivery in progress: the events in (From, To] that the consumer
-// accepts, sent under Key (a retry key that must not change across retries).
-type Plan struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Key  string `json:"key"`
 }
 
 // LeaseStore elects the one instance that drives each active customer.

@@ -73,15 +73,11 @@ func (k *KillableStore) OutboxDone(ctx context.Context, c bridge.CustomerID, o b
 	_, err := guard(k, func() (struct{}, error) { return struct{}{}, k.Store.OutboxDone(ctx, c, o) })
 	return err
 }
-func (k *KillableStore) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, *bridge.Plan, []bridge.Event, error) {
+func (k *KillableStore) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, []bridge.Event, error) {
 	if err := k.check(); err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	return k.Store.Pending(ctx, c, consumer, n)
-}
-func (k *KillableStore) SavePlan(ctx context.Context, c bridge.CustomerID, consumer string, p bridge.Plan) error {
-	_, err := guard(k, func() (struct{}, error) { return struct{}{}, k.Store.SavePlan(ctx, c, consumer, p) })
-	return err
 }
 func (k *KillableStore) Advance(ctx context.Context, c bridge.CustomerID, consumer, from, to string) (bool, error) {
 	return guard(k, func() (bool, error) { return k.Store.Advance(ctx, c, consumer, from, to) })

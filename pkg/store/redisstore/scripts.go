@@ -94,12 +94,12 @@ return 0
 `)
 
 // advanceScript moves a cursor if it is where the caller thinks.
-// KEYS: cursors. ARGV: 1 consumer, 2 from, 3 to.
+// KEYS: cursors. ARGV: 1 consumer, 2 from, 3 to, 4 ttl seconds.
 var advanceScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HDEL', KEYS[1], ARGV[1] .. ':plan')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 `)
 
@@ -118,15 +118,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// pendingScript reads a consumer's cursor and plan and the events after the
-// cursor. KEYS: cursors, log. ARGV: 1 consumer, 2 count.
+// pendingScript reads a consumer's cursor and the events after it.
+// KEYS: cursors, log. ARGV: 1 consumer, 2 count.
 var pendingScript = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[1] .. ':plan')
-local cur = v[1] or ''
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 local start = '-'
 if cur ~= '' then
   local ms, sq = string.match(cur, '^(%d+)-(%d+)$')
   if ms then start = ms .. '-' .. (tonumber(sq) + 1) else start = cur end
 end
-return {cur, v[2] or '', redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', ARGV[2])}
+return {cur, redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', ARGV[2])}
 `)

@@ -380,38 +380,25 @@ func decodeEvents(msgs []redis.XMessage) ([]bridge.Event, error) {
 }
 
 // Cursor implements bridge.LogStore.
-func (s *Store) Cursor(ctx context.Context, c bridge.CustomerID, consumer string) (string, *bridge.Plan, error) {
-	v, err := s.rdb.HMGet(ctx, s.key(c, "cur"), consumer, consumer+":plan").Result()
+func (s *Store) Cursor(ctx context.Context, c bridge.CustomerID, consumer string) (string, error) {
+	v, err := s.rdb.HGet(ctx, s.key(c, "cur"), consumer).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
 	if err != nil {
-		return "", nil, fmt.Errorf("redisstore: cursor: %w", err)
+		return "", fmt.Errorf("redisstore: cursor: %w", err)
 	}
-	cur, _ := v[0].(string)
-	raw, _ := v[1].(string)
-	if raw == "" {
-		return cur, nil, nil
-	}
-	p := new(bridge.Plan)
-	if err := json.Unmarshal([]byte(raw), p); err != nil {
-		return cur, nil, fmt.Errorf("redisstore: decode plan: %w", err)
-	}
-	return cur, p, nil
+	return v, nil
 }
 
 // Pending implements bridge.LogStore.
-func (s *Store) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, *bridge.Plan, []bridge.Event, error) {
+func (s *Store) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, []bridge.Event, error) {
 	res, err := pendingScript.Run(ctx, s.rdb, []string{s.key(c, "cur"), s.key(c, "log")}, consumer, n).Slice()
-	if err != nil || len(res) != 3 {
-		return "", nil, nil, fmt.Errorf("redisstore: pending: %w (%d)", err, len(res))
+	if err != nil || len(res) != 2 {
+		return "", nil, fmt.Errorf("redisstore: pending: %w (%d)", err, len(res))
 	}
 	cur, _ := res[0].(string)
-	var plan *bridge.Plan
-	if raw, _ := res[1].(string); raw != "" {
-		plan = new(bridge.Plan)
-		if err := json.Unmarshal([]byte(raw), plan); err != nil {
-			return cur, nil, nil, fmt.Errorf("redisstore: decode plan: %w", err)
-		}
-	}
-	entries, _ := res[2].([]any)
+	entries, _ := res[1].([]any)
 	msgs := make([]redis.XMessage, 0, len(entries))
 	for _, e := range entries {
 		pair, _ := e.([]any)
@@ -428,27 +415,12 @@ func (s *Store) Pending(ctx context.Context, c bridge.CustomerID, consumer strin
 		msgs = append(msgs, redis.XMessage{ID: id, Values: vals})
 	}
 	evs, err := decodeEvents(msgs)
-	return cur, plan, evs, err
-}
-
-// SavePlan implements bridge.LogStore.
-func (s *Store) SavePlan(ctx context.Context, c bridge.CustomerID, consumer string, p bridge.Plan) error {
-	b, _ := json.Marshal(p)
-	k := s.key(c, "cur")
-	_, err := s.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
-		pl.HSet(ctx, k, consumer+":plan", string(b))
-		pl.Expire(ctx, k, time.Duration(s.ttl)*time.Second)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redisstore: save plan: %w", err)
-	}
-	return nil
+	return cur, evs, err
 }
 
 // Advance implements bridge.LogStore.
 func (s *Store) Advance(ctx context.Context, c bridge.CustomerID, consumer, from, to string) (bool, error) {
-	n, err := advanceScript.Run(ctx, s.rdb, []string{s.key(c, "cur")}, consumer, from, to).Int()
+	n, err := advanceScript.Run(ctx, s.rdb, []string{s.key(c, "cur")}, consumer, from, to, s.ttl).Int()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: advance: %w", err)
 	}
