@@ -26,9 +26,8 @@ type Sink interface {
 }
 
 // EventIdempotent is a Sink whose Deliver de-duplicates by Event.ID itself
-// (or for which a repeat is harmless), so a retry may group events
-// differently: the core saves no delivery plan for it, one Redis write less
-// per delivery. Delivery.Key is then the first event's id.
+// (or for which a repeat is harmless). Delivery.Key is then simply the
+// first event's id.
 type EventIdempotent interface {
 	Sink
 	IdempotentByEventID()

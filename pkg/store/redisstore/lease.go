@@ -127,7 +127,9 @@ func (s *Store) Active(ctx context.Context, limit int) ([]bridge.CustomerID, err
 func (s *Store) notifyChannel() string { return s.prefix + "notify" }
 
 // notice is a notification message: "<customer>|<change>".
-func notice(c bridge.CustomerID, what bridge.Change) string { return string(c) + "|" + strconv.Itoa(int(what)) }
+func notice(c bridge.CustomerID, what bridge.Change) string {
+	return string(c) + "|" + strconv.Itoa(int(what))
+}
 
 // Publish implements bridge.Notifier.
 func (s *Store) Publish(ctx context.Context, c bridge.CustomerID, what bridge.Change) error {
