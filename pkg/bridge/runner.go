@@ -354,13 +354,10 @@ func (r *runner) release() bool {
 func (r *runner) drainOutbox(ctx context.Context) {
 	b := r.b
 	fails := 0
-	for ctx.Err() == nil {
-		o, ok, err := b.store.OutboxHead(ctx, r.c)
-		if err != nil || !ok {
-			return
-		}
-		ch, err := b.store.Chat(ctx, r.c)
-		if err != nil {
+	o, ok, err := b.store.OutboxHead(ctx, r.c)
+	for ctx.Err() == nil && err == nil && ok {
+		ch, cerr := r.chat(ctx)
+		if cerr != nil {
 			return
 		}
 		r.checkPoll(ch)
@@ -374,14 +371,10 @@ func (r *runner) drainOutbox(ctx context.Context) {
 		case err == nil:
 			fails = 0
 			b.opt.Metrics.Sent.Inc()
-			if err := b.store.OutboxDone(ctx, r.c, o); err != nil {
-				return
-			}
+			o, ok, err = b.store.OutboxDone(ctx, r.c, o)
 		case errors.Is(err, ErrPermanent):
 			b.log.ErrorContext(ctx, "desk refused a customer message; dropped", "customer", r.c, "message", o.ID, "err", err)
-			if err := b.store.OutboxDone(ctx, r.c, o); err != nil {
-				return
-			}
+			o, ok, err = b.store.OutboxDone(ctx, r.c, o)
 		case errors.Is(err, ErrSessionGone), errors.Is(err, ErrChatTerminated):
 			return // the poll loop finds out and ends the chat
 		case errors.Is(err, ErrNotEstablished):
@@ -396,6 +389,7 @@ func (r *runner) drainOutbox(ctx context.Context) {
 				return
 			}
 			sleep(ctx, backoff(fails, b.opt.MaxBackoff))
+			err = nil // retry the same message
 		}
 	}
 }
@@ -511,9 +505,22 @@ func deliveryKey(sink, first, last string) string {
 // chatFor returns the chat record for a delivery of evs: the one the poll
 // loop holds, unless the events changed it.
 func (r *runner) chatFor(ctx context.Context, evs []Event) (Chat, error) {
-	if ch := r.latest.Load(); ch != nil && !slices.ContainsFunc(evs, changesChat) {
+	if slices.ContainsFunc(evs, changesChat) {
+		return r.reloadChat(ctx)
+	}
+	return r.chat(ctx)
+}
+
+// chat returns the chat record as last read or written here (the poll loop
+// keeps it current, and so do notifications of changes made elsewhere).
+func (r *runner) chat(ctx context.Context) (Chat, error) {
+	if ch := r.latest.Load(); ch != nil {
 		return *ch, nil
 	}
+	return r.reloadChat(ctx)
+}
+
+func (r *runner) reloadChat(ctx context.Context) (Chat, error) {
 	ch, err := r.b.store.Chat(ctx, r.c)
 	if err != nil {
 		return Chat{}, err

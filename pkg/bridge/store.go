@@ -37,8 +37,9 @@ type ChatStore interface {
 	Enqueue(ctx context.Context, c CustomerID, id ChatID, ev Event) (Outgoing, error)
 	// OutboxHead returns the oldest unsent customer message, if any.
 	OutboxHead(ctx context.Context, c CustomerID) (Outgoing, bool, error)
-	// OutboxDone removes the head of the outbox if it is still o.
-	OutboxDone(ctx context.Context, c CustomerID, o Outgoing) error
+	// OutboxDone removes the head of the outbox if it is still o, and
+	// returns the new head, if any.
+	OutboxDone(ctx context.Context, c CustomerID, o Outgoing) (next Outgoing, ok bool, err error)
 	// Once reports whether key was not seen within ttl, and records it.
 	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// Remember appends a line to the customer's recent conversation with the
@@ -123,8 +124,9 @@ type LeaseStore interface {
 // Notifier tells every instance that a customer's state changed.
 type Notifier interface {
 	Publish(ctx context.Context, c CustomerID, what Change) error
-	// Subscribe calls fn for every published change until ctx ends. It
-	// returns once the subscription is live. fn must not block.
+	// Subscribe calls fn for every change published by other instances
+	// until ctx ends. It returns once the subscription is live. fn must not
+	// block.
 	Subscribe(ctx context.Context, fn func(CustomerID, Change)) (wait func() error, err error)
 }
 

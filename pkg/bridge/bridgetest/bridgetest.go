@@ -69,9 +69,11 @@ func (k *KillableStore) OutboxHead(ctx context.Context, c bridge.CustomerID) (br
 	}
 	return k.Store.OutboxHead(ctx, c)
 }
-func (k *KillableStore) OutboxDone(ctx context.Context, c bridge.CustomerID, o bridge.Outgoing) error {
-	_, err := guard(k, func() (struct{}, error) { return struct{}{}, k.Store.OutboxDone(ctx, c, o) })
-	return err
+func (k *KillableStore) OutboxDone(ctx context.Context, c bridge.CustomerID, o bridge.Outgoing) (bridge.Outgoing, bool, error) {
+	if err := k.check(); err != nil {
+		return bridge.Outgoing{}, false, err
+	}
+	return k.Store.OutboxDone(ctx, c, o)
 }
 func (k *KillableStore) Pending(ctx context.Context, c bridge.CustomerID, consumer string, n int) (string, []bridge.Event, error) {
 	if err := k.check(); err != nil {

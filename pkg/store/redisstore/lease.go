@@ -126,30 +126,36 @@ func (s *Store) Active(ctx context.Context, limit int) ([]bridge.CustomerID, err
 
 func (s *Store) notifyChannel() string { return s.prefix + "notify" }
 
-// notice is a notification message: "<customer>|<change>".
-func notice(c bridge.CustomerID, what bridge.Change) string {
-	return string(c) + "|" + strconv.Itoa(int(what))
+// notice is a notification message: "<customer>|<change>|<origin>".
+func (s *Store) notice(c bridge.CustomerID, what bridge.Change) string {
+	return string(c) + "|" + strconv.Itoa(int(what)) + "|" + s.origin
 }
 
 // Publish implements bridge.Notifier.
 func (s *Store) Publish(ctx context.Context, c bridge.CustomerID, what bridge.Change) error {
-	if err := s.rdb.Publish(ctx, s.notifyChannel(), notice(c, what)).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, s.notifyChannel(), s.notice(c, what)).Err(); err != nil {
 		return fmt.Errorf("redisstore: publish: %w", err)
 	}
 	return nil
 }
 
 // parseNotice splits a notification; one without a change means all.
-func parseNotice(msg string) (bridge.CustomerID, bridge.Change) {
-	if i := strings.LastIndexByte(msg, '|'); i >= 0 {
-		if n, err := strconv.Atoi(msg[i+1:]); err == nil && n > 0 && n <= int(bridge.ChangedAll) {
-			return bridge.CustomerID(msg[:i]), bridge.Change(n)
+func parseNotice(msg string) (c bridge.CustomerID, what bridge.Change, origin string) {
+	rest := msg
+	if i := strings.LastIndexByte(rest, '|'); i >= 0 && strings.Count(rest, "|") >= 2 {
+		origin, rest = rest[i+1:], rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '|'); i >= 0 {
+		if n, err := strconv.Atoi(rest[i+1:]); err == nil && n > 0 && n <= int(bridge.ChangedAll) {
+			return bridge.CustomerID(rest[:i]), bridge.Change(n), origin
 		}
 	}
-	return bridge.CustomerID(msg), bridge.ChangedAll
+	return bridge.CustomerID(msg), bridge.ChangedAll, ""
 }
 
-// Subscribe implements bridge.Notifier.
+// Subscribe implements bridge.Notifier. Notifications this Store published
+// (from Publish, Commit or Enqueue) are not passed to fn: the instance that
+// made a change reacts to it directly.
 func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID, bridge.Change)) (func() error, error) {
 	ps := s.rdb.Subscribe(ctx, s.notifyChannel())
 	if _, err := ps.Receive(ctx); err != nil {
@@ -168,7 +174,11 @@ func (s *Store) Subscribe(ctx context.Context, fn func(bridge.CustomerID, bridge
 				if !ok {
 					return
 				}
-				fn(parseNotice(m.Payload))
+				c, what, origin := parseNotice(m.Payload)
+				if origin == s.origin {
+					continue // published by this Store's user, which has already reacted
+				}
+				fn(c, what)
 			}
 		}
 	}()

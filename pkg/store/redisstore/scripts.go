@@ -82,15 +82,16 @@ redis.call('PUBLISH', ARGV[7], ARGV[8])
 return {'OK', tostring(seq), id, item}
 `)
 
-// outboxDoneScript pops the outbox head if it is the given item.
-// KEYS: outbox. ARGV: 1 prefix of the head ('{"id":"<id>"').
+// outboxDoneScript pops the outbox head if it is the given item, and
+// returns the new head (or false). KEYS: outbox. ARGV: 1 prefix of the head
+// ('{"id":"<id>"').
 var outboxDoneScript = redis.NewScript(`
 local head = redis.call('LINDEX', KEYS[1], 0)
 if head and string.sub(head, 1, string.len(ARGV[1])) == ARGV[1] then
   redis.call('LPOP', KEYS[1])
-  return 1
+  head = redis.call('LINDEX', KEYS[1], 0)
 end
-return 0
+return head
 `)
 
 // advanceScript moves a cursor if it is where the caller thinks.

@@ -46,6 +46,7 @@ type Options struct {
 // Store is the Redis implementation of bridge.Store.
 type Store struct {
 	rdb    redis.UniversalClient
+	origin string // tags this Store's notifications, so Subscribe skips them
 	prefix string
 	ttl    int64 // seconds
 	maxLog string
@@ -68,7 +69,7 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{rdb: rdb, prefix: o.Prefix, ttl: int64(o.Retention / time.Second), maxLog: strconv.Itoa(o.MaxLog), now: o.Now}
+	return &Store{rdb: rdb, origin: bridge.NewID(), prefix: o.Prefix, ttl: int64(o.Retention / time.Second), maxLog: strconv.Itoa(o.MaxLog), now: o.Now}
 }
 
 // Client returns the underlying client (for health checks).
@@ -221,7 +222,7 @@ func (s *Store) Commit(ctx context.Context, c bridge.CustomerID, cm bridge.Commi
 		args = append(args, ends, string(b))
 	}
 	if cm.Notify != 0 {
-		args = append(args, s.notifyChannel(), notice(c, cm.Notify))
+		args = append(args, s.notifyChannel(), s.notice(c, cm.Notify))
 	} else {
 		args = append(args, "", "")
 	}
@@ -268,7 +269,7 @@ func (s *Store) Enqueue(ctx context.Context, c bridge.CustomerID, id bridge.Chat
 	text, _ := json.Marshal(ev.Text)
 	keys := []string{s.key(c, "chat"), s.key(c, "log"), s.key(c, "out")}
 	res, err := enqueueScript.Run(ctx, s.rdb, keys, string(id), string(b), ev.ID, string(text), s.maxLog, s.ttl,
-		s.notifyChannel(), notice(c, bridge.ChangedOutbox|bridge.ChangedLog)).StringSlice()
+		s.notifyChannel(), s.notice(c, bridge.ChangedOutbox|bridge.ChangedLog)).StringSlice()
 	if err != nil {
 		return bridge.Outgoing{}, fmt.Errorf("redisstore: enqueue: %w", err)
 	}
@@ -299,12 +300,20 @@ func (s *Store) OutboxHead(ctx context.Context, c bridge.CustomerID) (bridge.Out
 }
 
 // OutboxDone implements bridge.ChatStore.
-func (s *Store) OutboxDone(ctx context.Context, c bridge.CustomerID, o bridge.Outgoing) error {
+func (s *Store) OutboxDone(ctx context.Context, c bridge.CustomerID, o bridge.Outgoing) (bridge.Outgoing, bool, error) {
 	prefix := `{"id":"` + o.ID + `"`
-	if err := outboxDoneScript.Run(ctx, s.rdb, []string{s.key(c, "out")}, prefix).Err(); err != nil {
-		return fmt.Errorf("redisstore: outbox done: %w", err)
+	v, err := outboxDoneScript.Run(ctx, s.rdb, []string{s.key(c, "out")}, prefix).Text()
+	if errors.Is(err, redis.Nil) {
+		return bridge.Outgoing{}, false, nil
 	}
-	return nil
+	if err != nil {
+		return bridge.Outgoing{}, false, fmt.Errorf("redisstore: outbox done: %w", err)
+	}
+	var next bridge.Outgoing
+	if err := json.Unmarshal([]byte(v), &next); err != nil {
+		return next, false, fmt.Errorf("redisstore: decode outbox item: %w", err)
+	}
+	return next, true, nil
 }
 
 // Once implements bridge.ChatStore.

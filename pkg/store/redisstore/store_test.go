@@ -7,24 +7,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/line-sf-bridge/bridge/pkg/bridge"
 	"github.com/line-sf-bridge/bridge/pkg/store/redisstore"
 	"github.com/line-sf-bridge/bridge/pkg/store/redisstore/redistest"
 )
 
 // backends runs each test on the real server and on the embedded one.
-func backends(t *testing.T, f func(t *testing.T, s *redisstore.Store, rdb redis.UniversalClient)) {
+// backends runs each test on the real server and on the embedded one;
+// another() is a second instance's store on the same keys.
+func backends(t *testing.T, f func(t *testing.T, s *redisstore.Store, another func() *redisstore.Store)) {
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		rdb := redistest.Client(t)
-		f(t, redisstore.New(rdb, redisstore.Options{Prefix: redistest.Prefix(t, rdb)}), rdb)
+		o := redisstore.Options{Prefix: redistest.Prefix(t, rdb)}
+		f(t, redisstore.New(rdb, o), func() *redisstore.Store { return redisstore.New(rdb, o) })
 	})
 	t.Run("embedded", func(t *testing.T) {
 		t.Parallel()
 		rdb := redistest.Embedded(t)
-		f(t, redisstore.New(rdb, redisstore.Options{Prefix: "br:"}), rdb)
+		o := redisstore.Options{Prefix: "br:"}
+		f(t, redisstore.New(rdb, o), func() *redisstore.Store { return redisstore.New(rdb, o) })
 	})
 }
 
@@ -41,7 +43,7 @@ func begin(t *testing.T, s *redisstore.Store, id bridge.ChatID) bridge.Chat {
 }
 
 func TestBeginChatOncePerOpenChat(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		if _, err := s.Chat(ctx, cust); !errors.Is(err, bridge.ErrNoChat) {
 			t.Fatalf("Chat before begin: err = %v, want ErrNoChat", err)
@@ -65,7 +67,7 @@ func TestBeginChatOncePerOpenChat(t *testing.T) {
 }
 
 func TestCommitRules(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		begin(t, s, "c1")
 		ev := func(id string, k bridge.Kind) bridge.Event { return bridge.Event{ID: id, Chat: "c1", Kind: k} }
@@ -116,7 +118,7 @@ func TestCommitRules(t *testing.T) {
 }
 
 func TestOutboxOrderAndSequence(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		if _, err := s.Enqueue(ctx, cust, "c1", bridge.Event{ID: "x", Text: "hi"}); !errors.Is(err, bridge.ErrChatClosed) {
 			t.Fatalf("enqueue without chat: %v", err)
@@ -135,21 +137,17 @@ func TestOutboxOrderAndSequence(t *testing.T) {
 			t.Fatalf("enqueue to stale chat: %v", err)
 		}
 		var got []string
-		for {
-			o, ok, err := s.OutboxHead(ctx, cust)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				break
-			}
-			if err := s.OutboxDone(ctx, cust, bridge.Outgoing{ID: "zzz"}); err != nil { // not the head: no-op
-				t.Fatal(err)
+		o, ok, err := s.OutboxHead(ctx, cust)
+		for err == nil && ok {
+			// Not the head: a no-op that answers the head.
+			if same, _, err := s.OutboxDone(ctx, cust, bridge.Outgoing{ID: "zzz"}); err != nil || same != o {
+				t.Fatalf("OutboxDone of a non-head = %+v, %v; want %+v", same, err, o)
 			}
 			got = append(got, o.Text)
-			if err := s.OutboxDone(ctx, cust, o); err != nil {
-				t.Fatal(err)
-			}
+			o, ok, err = s.OutboxDone(ctx, cust, o)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		if want := []string{"一", "two \"quoted\"", "三\n"}; !slices.Equal(got, want) {
 			t.Fatalf("outbox = %q, want %q", got, want)
@@ -162,7 +160,7 @@ func TestOutboxOrderAndSequence(t *testing.T) {
 }
 
 func TestCursorsAndPlans(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		begin(t, s, "c1")
 		for _, id := range []string{"1", "2", "3"} {
@@ -212,7 +210,7 @@ func TestCursorsAndPlans(t *testing.T) {
 }
 
 func TestLeases(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		begin(t, s, "c1") // active, adoptable after a grace period
 		if ok, _ := s.Acquire(ctx, cust, "a", time.Minute); !ok {
@@ -258,7 +256,9 @@ func TestLeases(t *testing.T) {
 }
 
 func TestNotify(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, another func() *redisstore.Store) {
+		// s listens; other, another instance's store, makes the changes.
+		other := another()
 		ctx, cancel := context.WithCancel(context.Background())
 		got := make(chan bridge.CustomerID, 1)
 		changes := make(chan bridge.Change, 1)
@@ -266,7 +266,10 @@ func TestNotify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Publish(ctx, cust, bridge.ChangedOutbox|bridge.ChangedLog); err != nil {
+		if err := s.Publish(ctx, cust, bridge.ChangedChat); err != nil { // its own: not passed back
+			t.Fatal(err)
+		}
+		if err := other.Publish(ctx, cust, bridge.ChangedOutbox|bridge.ChangedLog); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -279,7 +282,7 @@ func TestNotify(t *testing.T) {
 		}
 		// Enqueue notifies by itself, in the same round trip.
 		begin(t, s, "c1")
-		if _, err := s.Enqueue(ctx, cust, "c1", bridge.Event{ID: "m", Chat: "c1", Text: "hi"}); err != nil {
+		if _, err := other.Enqueue(ctx, cust, "c1", bridge.Event{ID: "m", Chat: "c1", Text: "hi"}); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -298,7 +301,7 @@ func TestNotify(t *testing.T) {
 }
 
 func TestOnceAndHistory(t *testing.T) {
-	backends(t, func(t *testing.T, s *redisstore.Store, _ redis.UniversalClient) {
+	backends(t, func(t *testing.T, s *redisstore.Store, _ func() *redisstore.Store) {
 		ctx := context.Background()
 		if ok, _ := s.Once(ctx, "evt1", time.Hour); !ok {
 			t.Fatal("first Once = false")
