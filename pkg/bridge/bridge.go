@@ -351,28 +351,24 @@ func (b *Bridge) Next(ctx context.Context, c CustomerID, wait time.Duration, acc
 }
 
 func (b *Bridge) take(ctx context.Context, c CustomerID, consumer string, accept func(Event) bool) (Event, bool, bool, error) {
-	cur, err := b.store.Cursor(ctx, c, consumer)
-	if err != nil {
-		return Event{}, false, false, err
-	}
-	evs, err := b.store.Read(ctx, c, cur, 32)
+	cur, evs, err := b.store.Pending(ctx, c, consumer, 32)
 	if err != nil || len(evs) == 0 {
 		return Event{}, false, false, err
 	}
+	// Take the first accepted event; the ones before it are passed over
+	// in the same write.
 	for _, ev := range evs {
+		if !accept(ev) {
+			continue
+		}
 		moved, err := b.store.Advance(ctx, c, consumer, cur, ev.Cursor)
 		if err != nil {
 			return Event{}, false, false, err
 		}
-		if !moved { // another caller took it; start over
-			return Event{}, false, true, nil
-		}
-		cur = ev.Cursor
-		if accept(ev) {
-			return ev, true, true, nil
-		}
+		return ev, moved, true, nil // !moved: another caller took it; start over
 	}
-	return Event{}, false, true, nil
+	_, err = b.store.Advance(ctx, c, consumer, cur, evs[len(evs)-1].Cursor)
+	return Event{}, false, true, err
 }
 
 // Active returns the chats of up to limit active customers (open, or ended
