@@ -53,6 +53,9 @@ func newLiveAgentDesk(cfg *config.Config, base string, routes *[]func(*echo.Echo
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second, // no ResponseHeaderTimeout: long polls hold the headers
+		// One connection per open chat: small buffers (requests are under
+		// 1 KiB, most answers a few hundred bytes) keep memory per chat low.
+		ReadBufferSize: 2 << 10, WriteBufferSize: 1 << 10,
 	}}
 	if cfg.Demo {
 		sim := lasim.New(lasim.Options{

@@ -255,6 +255,9 @@ func openRedis(ctx context.Context, cfg *config.Config, st *stack, log *slog.Log
 	opt.MaintNotificationsConfig = noMaint
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 5*time.Second, 5*time.Second, 5*time.Second
 	opt.ContextTimeoutEnabled = true
+	// Thousands of chats share the pool; go-redis's default (10 per CPU)
+	// makes them queue for a connection under load.
+	opt.PoolSize = max(opt.PoolSize, 64)
 	rdb := redis.NewClient(opt)
 	st.add(func() { _ = rdb.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
