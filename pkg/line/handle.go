@@ -18,6 +18,11 @@ import (
 // maxHistoryLine bounds one remembered line, in characters.
 const maxHistoryLine = 500
 
+// errStore marks a failure of the bridge's store (Redis) while handling an
+// event: the event is handled again, with backoff, within EventTimeout, so
+// that a Redis restart loses nothing LINE has been told 200 for.
+var errStore = errors.New("line: store unavailable")
+
 // handle handles one event and reports whether it is to be forwarded to the
 // bot (not consumed by the bridge).
 func (w *Webhook) handle(ctx context.Context, in inbound) (forward bool) {
@@ -30,10 +35,31 @@ func (w *Webhook) handle(ctx context.Context, in inbound) (forward bool) {
 			return false
 		}
 	}
+	for attempt := 0; ; attempt++ {
+		forward, err := w.handleEvent(ctx, in)
+		if err == nil {
+			return forward
+		}
+		delay := min(200*time.Millisecond<<min(attempt, 5), 5*time.Second)
+		w.log.WarnContext(ctx, "line event will be handled again", "event_id", in.head.WebhookEventID, "attempt", attempt+1, "in", delay, "error", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			w.log.ErrorContext(ctx, "line event lost: the store stayed unavailable", "event_id", in.head.WebhookEventID, "error", err)
+			return false
+		}
+	}
+}
+
+// handleEvent handles one event once; an error wrapping errStore asks for
+// another try.
+func (w *Webhook) handleEvent(ctx context.Context, in inbound) (bool, error) {
 	// Only one-to-one chats are relayed; standby events belong to another
 	// module that controls the chat.
 	if in.head.Source.Type != "user" || in.head.Source.UserID == "" || in.head.Mode == "standby" {
-		return true
+		return true, nil
 	}
 	c := bridge.CustomerID(in.head.Source.UserID)
 	switch e := in.ev.(type) {
@@ -43,69 +69,78 @@ func (w *Webhook) handle(ctx context.Context, in inbound) (forward bool) {
 		return w.onPostback(ctx, c, e)
 	case webhook.UnfollowEvent:
 		// The user blocked the account: nothing can reach them any more.
-		if _, open := w.openChat(ctx, c); open {
-			w.closeChat(ctx, c)
+		_, open, err := w.openChat(ctx, c)
+		if err != nil {
+			return false, err
+		}
+		if open {
+			return true, w.closeChat(ctx, c)
 		}
 	}
-	return true
+	return true, nil
 }
 
 // openChat returns the customer's chat and whether it is open.
-func (w *Webhook) openChat(ctx context.Context, c bridge.CustomerID) (bridge.Chat, bool) {
+func (w *Webhook) openChat(ctx context.Context, c bridge.CustomerID) (bridge.Chat, bool, error) {
 	ch, err := w.b.Chat(ctx, c)
-	if err != nil {
-		if !errors.Is(err, bridge.ErrNoChat) {
-			w.log.ErrorContext(ctx, "line chat lookup failed", "customer", c, "error", err)
-		}
-		return bridge.Chat{}, false
+	if errors.Is(err, bridge.ErrNoChat) {
+		return bridge.Chat{}, false, nil
 	}
-	return ch, ch.Status.Open()
+	if err != nil {
+		return bridge.Chat{}, false, fmt.Errorf("%w: chat lookup: %w", errStore, err)
+	}
+	return ch, ch.Status.Open(), nil
 }
 
-func (w *Webhook) onMessage(ctx context.Context, c bridge.CustomerID, e webhook.MessageEvent) bool {
+func (w *Webhook) onMessage(ctx context.Context, c bridge.CustomerID, e webhook.MessageEvent) (bool, error) {
 	text, isText := e.Message.(webhook.TextMessageContent)
-	if ch, open := w.openChat(ctx, c); open {
+	ch, open, err := w.openChat(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if open {
 		if isText && matchKeyword(text.Text, w.cfg.EndKeywords) {
-			w.closeChat(ctx, c)
-			return false
+			return false, w.closeChat(ctx, c)
 		}
-		if w.relay(ctx, c, ch, e) {
-			return false
+		relayed, err := w.relay(ctx, c, ch, e)
+		if err != nil || relayed {
+			return false, err
 		}
 		// The chat ended meanwhile: the bot gets the message.
 	}
 	if isText && matchKeyword(text.Text, w.cfg.HandoverKeywords) {
-		w.start(ctx, c, e.ReplyToken)
-		return false
+		return false, w.start(ctx, c, e.ReplyToken)
 	}
 	if isText {
 		w.remember(ctx, c, text.Text)
 	}
-	return true
+	return true, nil
 }
 
-func (w *Webhook) onPostback(ctx context.Context, c bridge.CustomerID, e webhook.PostbackEvent) bool {
+func (w *Webhook) onPostback(ctx context.Context, c bridge.CustomerID, e webhook.PostbackEvent) (bool, error) {
 	if e.Postback == nil {
-		return true
+		return true, nil
 	}
 	switch e.Postback.Data {
 	case w.cfg.EndPostback:
-		if _, open := w.openChat(ctx, c); open {
-			w.closeChat(ctx, c)
+		_, open, err := w.openChat(ctx, c)
+		if err == nil && open {
+			err = w.closeChat(ctx, c)
 		}
-		return false
+		return false, err
 	case w.cfg.HandoverPostback:
-		if _, open := w.openChat(ctx, c); !open {
-			w.start(ctx, c, e.ReplyToken)
+		_, open, err := w.openChat(ctx, c)
+		if err == nil && !open {
+			err = w.start(ctx, c, e.ReplyToken)
 		}
-		return false
+		return false, err
 	}
-	return true
+	return true, nil
 }
 
 // relay sends a message of the user to the open chat. It reports false if
 // the chat turned out to be closed.
-func (w *Webhook) relay(ctx context.Context, c bridge.CustomerID, ch bridge.Chat, e webhook.MessageEvent) bool {
+func (w *Webhook) relay(ctx context.Context, c bridge.CustomerID, ch bridge.Chat, e webhook.MessageEvent) (bool, error) {
 	ev := bridge.Event{Kind: bridge.KindCustomerNote, Source: "line", Time: eventTime(e.Timestamp)}
 	var note NoticeKey
 	var data NoticeData
@@ -116,12 +151,12 @@ func (w *Webhook) relay(ctx context.Context, c bridge.CustomerID, ch bridge.Chat
 		ev.SourceID, ev.ReadToken, note = m.Id, m.MarkAsReadToken, NoteImage
 		if ch.FileRequest != nil && (m.ContentProvider == nil || m.ContentProvider.Type == webhook.ContentProviderTYPE_LINE) &&
 			w.upload(ctx, c, m.Id, "") {
-			return true
+			return true, nil
 		}
 	case webhook.FileMessageContent:
 		ev.SourceID, ev.ReadToken, note, data.FileName = m.Id, m.MarkAsReadToken, NoteFile, m.FileName
 		if ch.FileRequest != nil && w.upload(ctx, c, m.Id, m.FileName) {
-			return true
+			return true, nil
 		}
 	case webhook.StickerMessageContent:
 		ev.SourceID, ev.ReadToken, note = m.Id, m.MarkAsReadToken, NoteSticker
@@ -140,28 +175,28 @@ func (w *Webhook) relay(ctx context.Context, c bridge.CustomerID, ch bridge.Chat
 		text, err := w.notices.Render(w.cfg.NoticeLanguage, note, data)
 		if err != nil {
 			w.log.ErrorContext(ctx, "line note not rendered", "note", note, "error", err)
-			return true
+			return true, nil
 		}
 		ev.Text = text
 	}
 	err := w.b.Send(ctx, c, ev)
 	switch {
 	case errors.Is(err, bridge.ErrChatClosed), errors.Is(err, bridge.ErrNoChat):
-		return false
+		return false, nil
 	case err != nil:
-		w.log.ErrorContext(ctx, "line message not relayed", "customer", c, "kind", ev.Kind, "error", err)
-		return true
+		return false, fmt.Errorf("%w: relay: %w", errStore, err)
 	}
 	w.log.DebugContext(ctx, "line message relayed", "customer", c, "kind", ev.Kind, "text", ev.Text)
 	if ev.Kind == bridge.KindCustomerMessage {
 		w.remember(ctx, c, ev.Text)
 	}
-	return true
+	return true, nil
 }
 
 // start opens a chat for the user and answers with the reply token: the
-// waiting notice, or the request-failed notice if the chat cannot start.
-func (w *Webhook) start(ctx context.Context, c bridge.CustomerID, replyToken string) {
+// waiting notice, or the request-failed notice if the desk refused the chat.
+// A store failure before the chat exists is returned, to try again.
+func (w *Webhook) start(ctx context.Context, c bridge.CustomerID, replyToken string) error {
 	name, lang := w.profile(ctx, c)
 	hist, err := w.st.Recall(ctx, c)
 	if err != nil {
@@ -172,22 +207,27 @@ func (w *Webhook) start(ctx context.Context, c bridge.CustomerID, replyToken str
 		v.Fields = maps.Clone(w.cfg.VisitorFields)
 	}
 	key := NoticeWaiting
-	if _, created, err := w.b.Open(ctx, v); err != nil {
+	_, created, err := w.b.Open(ctx, v)
+	switch {
+	case err != nil && !errors.Is(err, bridge.ErrStartFailed):
+		return fmt.Errorf("%w: open: %w", errStore, err)
+	case err != nil:
 		w.log.WarnContext(ctx, "line chat not started", "customer", c, "error", err)
 		key = NoticeRequestFailed
-	} else {
+	default:
 		w.log.InfoContext(ctx, "line chat requested", "customer", c, "created", created)
 	}
 	w.reply(ctx, c, replyToken, w.notices.pick(lang, w.cfg.NoticeLanguage), key)
+	return nil
 }
 
-func (w *Webhook) closeChat(ctx context.Context, c bridge.CustomerID) {
+func (w *Webhook) closeChat(ctx context.Context, c bridge.CustomerID) error {
 	err := w.b.Close(ctx, c, bridge.EndByCustomer)
 	if err != nil && !errors.Is(err, bridge.ErrChatClosed) && !errors.Is(err, bridge.ErrNoChat) {
-		w.log.ErrorContext(ctx, "line chat not closed", "customer", c, "error", err)
-		return
+		return fmt.Errorf("%w: close: %w", errStore, err)
 	}
 	w.log.InfoContext(ctx, "line chat closed by customer", "customer", c)
+	return nil
 }
 
 func (w *Webhook) remember(ctx context.Context, c bridge.CustomerID, text string) {
