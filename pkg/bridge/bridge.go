@@ -150,14 +150,14 @@ func (b *Bridge) Open(ctx context.Context, v Visitor) (Chat, bool, error) {
 		return ch, true, fmt.Errorf("bridge: open: %w", err)
 	}
 	b.rememberChat(c, ch.ID)
-	b.changed(c, ChangedAll)
 	if len(v.History) > 0 {
 		text := b.opt.HistoryHeader + "\n" + strings.Join(v.History, "\n")
 		ev := Event{ID: string(ch.ID) + ".history", Kind: KindCustomerNote, Text: text, Source: "history"}
-		if err := b.send(ctx, c, ch.ID, ev); err != nil {
+		if _, err := b.send(ctx, c, ch.ID, ev); err != nil {
 			b.log.WarnContext(ctx, "history not queued", "customer", c, "err", err)
 		}
 	}
+	b.changed(c, ChangedAll)
 	return ch, true, nil
 }
 
@@ -197,7 +197,7 @@ func (b *Bridge) Send(ctx context.Context, c CustomerID, ev Event) error {
 			id = ch.ID
 			b.rememberChat(c, id)
 		}
-		err := b.send(ctx, c, id, ev)
+		sent, err := b.send(ctx, c, id, ev)
 		if errors.Is(err, ErrStale) {
 			known = false
 			continue
@@ -205,14 +205,15 @@ func (b *Bridge) Send(ctx context.Context, c CustomerID, ev Event) error {
 		if err != nil {
 			return err
 		}
-		b.changed(c, ChangedOutbox|ChangedLog)
+		b.changedWith(c, ChangedOutbox|ChangedLog, []Event{sent})
 		return nil
 	}
 	return ErrChatClosed
 }
 
-// send enqueues ev for chat id (the store notifies every instance).
-func (b *Bridge) send(ctx context.Context, c CustomerID, id ChatID, ev Event) error {
+// send enqueues ev for chat id (the store notifies every instance) and
+// returns it as stored.
+func (b *Bridge) send(ctx context.Context, c CustomerID, id ChatID, ev Event) (Event, error) {
 	if ev.ID == "" {
 		ev.ID = string(id) + ".c" + NewID()
 	}
@@ -221,7 +222,7 @@ func (b *Bridge) send(ctx context.Context, c CustomerID, id ChatID, ev Event) er
 		ev.Time = b.opt.Now()
 	}
 	_, err := b.store.Enqueue(ctx, c, id, ev)
-	return err
+	return ev, err
 }
 
 // maxKnownChats bounds the chat id cache; past it the cache starts over.

@@ -128,9 +128,13 @@ func (b *Bridge) adopt(c CustomerID) {
 	}()
 }
 
-// changed reacts to a change of c on any instance: it wakes the local
-// requests waiting for c's events and c's local runner, if any.
-func (b *Bridge) changed(c CustomerID, what Change) {
+// changed reacts to a change of c made on another instance: it wakes the
+// local requests waiting for c's events and c's local runner, if any.
+func (b *Bridge) changed(c CustomerID, what Change) { b.changedWith(c, what, nil) }
+
+// changedWith is changed for a change made here, whose appended events
+// (evs) are known.
+func (b *Bridge) changedWith(c CustomerID, what Change, evs []Event) {
 	if what&ChangedLog != 0 {
 		b.hub.notify(c)
 	}
@@ -138,7 +142,7 @@ func (b *Bridge) changed(c CustomerID, what Change) {
 	r := b.runners[c]
 	b.mu.Unlock()
 	if r != nil {
-		r.poke(what)
+		r.poke(what, evs)
 	}
 }
 

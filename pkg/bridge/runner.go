@@ -43,14 +43,19 @@ func newRunner(b *Bridge, c CustomerID) *runner {
 	r.check = &drainer{r: r, fn: r.checkChat}
 	for _, s := range b.sinks {
 		s := s
-		r.sinks = append(r.sinks, &drainer{r: r, fn: func(ctx context.Context) { r.drainSink(ctx, s) }})
+		d := &drainer{r: r}
+		d.fn = func(ctx context.Context) { r.drainSink(ctx, s, &d.pos) }
+		r.sinks = append(r.sinks, d)
 	}
 	return r
 }
 
 // poke reacts to a change of the customer's state, doing only what the
 // change calls for.
-func (r *runner) poke(what Change) {
+//
+// evs, when known (a change made on this instance), are the events
+// appended: only the sinks that take one of them are woken.
+func (r *runner) poke(what Change, evs []Event) {
 	if what&ChangedChat != 0 {
 		r.dirty.Store(true)
 		select {
@@ -63,8 +68,10 @@ func (r *runner) poke(what Change) {
 		r.outbox.kick()
 	}
 	if what&ChangedLog != 0 {
-		for _, d := range r.sinks {
-			d.kick()
+		for i, d := range r.sinks {
+			if evs == nil || slices.ContainsFunc(evs, r.b.sinks[i].Accepts) {
+				d.kick()
+			}
 		}
 	}
 }
@@ -200,7 +207,7 @@ func (r *runner) run() (released bool) {
 		ch = stored
 		r.latest.Store(&stored)
 		if cm.Notify != 0 {
-			b.changed(r.c, cm.Notify)
+			b.changedWith(r.c, cm.Notify, cm.Events)
 		}
 	}
 	return false
@@ -405,17 +412,27 @@ func (r *runner) retryLater(d *drainer, after time.Duration) {
 // as s.Batch takes from its start, so a retry after a failure or a crash
 // delivers the same events under the same Key however many events were
 // appended since: no delivery plan has to be stored.
-func (r *runner) drainSink(ctx context.Context, s Sink) {
+func (r *runner) drainSink(ctx context.Context, s Sink, pos *sinkPos) {
 	b := r.b
 	name := s.Name()
 	_, idem := s.(EventIdempotent)
 	fails := 0
 	retry := func() {
+		pos.known = false
 		fails++
 		sleep(ctx, backoff(fails, b.opt.SinkMaxBackoff))
 	}
 	for ctx.Err() == nil {
-		cur, raw, err := b.store.Pending(ctx, r.c, name, pageSize)
+		var cur string
+		var raw []Event
+		var err error
+		if pos.known {
+			cur = pos.stored
+			raw, err = b.store.Read(ctx, r.c, pos.scanned, pageSize)
+		} else {
+			cur, raw, err = b.store.Pending(ctx, r.c, name, pageSize)
+			*pos = sinkPos{known: true, stored: cur, scanned: cur}
+		}
 		if err != nil {
 			retry()
 			continue
@@ -434,15 +451,18 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 			evs = append(evs, ev)
 		}
 		if len(evs) == 0 {
-			// Nothing for this sink. Moving the cursor costs a write; do
-			// it only when a full page would otherwise be read again (a
-			// later delivery moves it past these anyway).
+			// Nothing for this sink. Remember how far we looked; move the
+			// stored cursor (a write) only now and then: a later delivery
+			// moves it past these anyway.
+			pos.scanned = raw[len(raw)-1].Cursor
 			if len(raw) < pageSize {
 				return
 			}
-			if _, err := b.store.Advance(ctx, r.c, name, cur, raw[len(raw)-1].Cursor); err != nil {
+			if ok, err := b.store.Advance(ctx, r.c, name, cur, pos.scanned); err != nil || !ok {
 				retry()
+				continue
 			}
+			pos.stored = pos.scanned
 			continue
 		}
 		evs = evs[:min(max(s.Batch(evs), 1), len(evs))]
@@ -481,12 +501,13 @@ func (r *runner) drainSink(ctx context.Context, s Sink) {
 		// Delivered: record it even if we are stopping, so a graceful
 		// restart does not deliver it again.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_, err = b.store.Advance(actx, r.c, name, cur, to)
+		moved, err := b.store.Advance(actx, r.c, name, cur, to)
 		cancel()
-		if err != nil {
+		if err != nil || !moved {
 			retry()
 			continue
 		}
+		pos.stored, pos.scanned = to, to
 		if to == raw[len(raw)-1].Cursor && len(raw) < pageSize {
 			return // caught up; an event appended since kicked us again
 		}
@@ -529,6 +550,15 @@ func (r *runner) reloadChat(ctx context.Context) (Chat, error) {
 	return ch, nil
 }
 
+// sinkPos remembers, on the owning instance, where a sink's cursor is
+// (stored) and how far past it the drain has already looked without
+// finding anything to deliver (scanned), so events a sink does not take are
+// read once, not on every wake-up.
+type sinkPos struct {
+	known           bool
+	stored, scanned string
+}
+
 // pageSize is how many log events a sink drain reads at a time.
 const pageSize = 64
 
@@ -544,8 +574,11 @@ func changesChat(ev Event) bool {
 // drainer runs fn in a goroutine owned by the runner, at most one at a time;
 // a kick while it runs makes it run once more.
 type drainer struct {
-	r       *runner
-	fn      func(context.Context)
+	r  *runner
+	fn func(context.Context)
+	// pos is a sink drain's knowledge of its cursor between runs (runs
+	// are serialized, so only one goroutine touches it at a time).
+	pos     sinkPos
 	mu      sync.Mutex
 	running bool
 	again   bool
