@@ -88,8 +88,6 @@ type Outgoing struct {
 type LogStore interface {
 	// Read returns up to n events after cursor ("" = from the start).
 	Read(ctx context.Context, c CustomerID, after string, n int) ([]Event, error)
-	// Cursor returns consumer's position ("" = none yet).
-	Cursor(ctx context.Context, c CustomerID, consumer string) (string, error)
 	// Pending returns consumer's cursor and up to n events after it, in one
 	// round trip.
 	Pending(ctx context.Context, c CustomerID, consumer string, n int) (cursor string, evs []Event, err error)
@@ -121,9 +119,9 @@ type LeaseStore interface {
 	Active(ctx context.Context, limit int) ([]CustomerID, error)
 }
 
-// Notifier tells every instance that a customer's state changed.
+// Notifier tells every instance that a customer's state changed. Changes
+// are published by the store's own writes (Commit.Notify, Enqueue).
 type Notifier interface {
-	Publish(ctx context.Context, c CustomerID, what Change) error
 	// Subscribe calls fn for every change published by other instances
 	// until ctx ends. It returns once the subscription is live. fn must not
 	// block.

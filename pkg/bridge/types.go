@@ -79,12 +79,11 @@ type EndReason string
 
 // End reasons.
 const (
-	EndByCustomer   EndReason = "customer"       // /close, end keyword or postback
-	EndByAgent      EndReason = "agent"          // the agent ended it
-	EndRequestFail  EndReason = "request_failed" // no agent available, blocked …
-	EndExpired      EndReason = "expired"        // the desk session expired (403)
-	EndDeskError    EndReason = "desk_error"     // the desk killed it (409, repeated failures)
-	EndStartFailed  EndReason = "start_failed"   // the desk session could not be created
-	EndReplaced     EndReason = "replaced"       // reset by /init without display_name
-	EndShuttingDown EndReason = "shutdown"       // never used for live chats; reserved
+	EndByCustomer  EndReason = "customer"       // /close, end keyword or postback
+	EndByAgent     EndReason = "agent"          // the agent ended it
+	EndRequestFail EndReason = "request_failed" // no agent available, blocked …
+	EndExpired     EndReason = "expired"        // the desk session expired (403)
+	EndDeskError   EndReason = "desk_error"     // the desk killed it (409, repeated failures)
+	EndStartFailed EndReason = "start_failed"   // the desk session could not be created
+	EndReplaced    EndReason = "replaced"       // reset by /init without display_name
 )

@@ -101,10 +101,6 @@ func (k *KillableStore) Deactivate(ctx context.Context, c bridge.CustomerID) err
 func (k *KillableStore) Orphans(ctx context.Context, limit int) ([]bridge.CustomerID, error) {
 	return guard(k, func() ([]bridge.CustomerID, error) { return k.Store.Orphans(ctx, limit) })
 }
-func (k *KillableStore) Publish(ctx context.Context, c bridge.CustomerID, what bridge.Change) error {
-	_, err := guard(k, func() (struct{}, error) { return struct{}{}, k.Store.Publish(ctx, c, what) })
-	return err
-}
 
 // RecordSink records what it delivers, per customer. Like LINE's retry
 // key, a delivery key seen before is accepted without recording the events
